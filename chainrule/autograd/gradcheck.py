@@ -1,0 +1,122 @@
+"""Finite-difference checks of gradients (first and second order), in float64."""
+
+from __future__ import annotations
+
+from .. import backend
+from .api import grad as autograd_grad
+
+_np = backend.np
+
+
+class GradcheckError(RuntimeError):
+    """Analytical and numerical gradients disagree."""
+
+
+def _as_tuple(x):
+    return x if isinstance(x, tuple) else (x,)
+
+
+def _outputs(fn, inputs):
+    return [o for o in _as_tuple(fn(*inputs)) if isinstance(o, Tensor)]
+
+
+def _numerical_jacobian(fn, inputs, i, eps):
+    """d outputs / d inputs[i] by central differences: rows = input elements."""
+    x = inputs[i]
+    flat = x.data.reshape(-1)
+    cols = []
+    for k in range(flat.size):
+        orig = flat[k].item()
+        flat[k] = orig + eps
+        plus = [o.data.astype(_np.float64).ravel().copy() for o in _outputs(fn, inputs)]
+        flat[k] = orig - eps
+        minus = [o.data.astype(_np.float64).ravel().copy() for o in _outputs(fn, inputs)]
+        flat[k] = orig
+        cols.append(_np.concatenate([(p - m) / (2 * eps) for p, m in zip(plus, minus)])
+                    if plus else _np.zeros(0))
+    return _np.array(cols)  # (numel(x), total outputs)
+
+
+def _analytical_jacobian(fn, inputs, diff):
+    """Rows = output elements (one VJP per element), columns = each input's elements."""
+    outs = _outputs(fn, inputs)
+    total = sum(o.data.size for o in outs)
+    jac = {i: _np.zeros((inputs[i].data.size, total)) for i in diff}
+    row = 0
+    for o in outs:
+        if not o.requires_grad:
+            row += o.data.size
+            continue
+        for k in range(o.data.size):
+            seed = _np.zeros(o.data.size, dtype=o.data.dtype)
+            seed[k] = 1
+            gs = autograd_grad(o, [inputs[i] for i in diff], Tensor._wrap(seed.reshape(o.data.shape)),
+                               retain_graph=True, allow_unused=True)
+            for i, g in zip(diff, gs):
+                if g is not None:
+                    jac[i][:, row] = g.data.astype(_np.float64).ravel()
+            row += 1
+    return jac
+
+
+def gradcheck(fn, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True,
+              nondet_tol=0.0):
+    """Compare ``fn``'s gradients with central finite differences.
+
+    ``inputs`` is a Tensor or tuple; those with ``requires_grad=True`` are checked and
+    should be float64.  Returns True, or raises GradcheckError naming the input and
+    element that disagree (returns False when ``raise_exception=False``).
+    """
+    inputs = _as_tuple(inputs)
+    diff = [i for i, x in enumerate(inputs) if isinstance(x, Tensor) and x.requires_grad]
+    for i in diff:
+        if inputs[i].data.dtype != _np.float64:
+            import warnings
+
+            warnings.warn(f"gradcheck: input {i} is {inputs[i].dtype}, not float64; finite "
+                          "differences will be inaccurate", stacklevel=2)
+    analytical = _analytical_jacobian(fn, inputs, diff)
+    for i in diff:
+        numerical = _numerical_jacobian(fn, inputs, i, eps)
+        a = analytical[i]
+        bad = ~_np.isclose(a, numerical, rtol=rtol, atol=atol, equal_nan=False)
+        if bad.any():
+            el, out_el = (int(v) for v in _np.argwhere(bad)[0])
+            index = _np.unravel_index(el, inputs[i].shape) if inputs[i].ndim else ()
+            msg = (f"gradcheck: Jacobian mismatch for input {i} (shape {tuple(inputs[i].shape)}) "
+                   f"at element {tuple(int(v) for v in index)}, output element {out_el}: "
+                   f"analytical {a[el, out_el]!r} vs numerical {numerical[el, out_el]!r} "
+                   f"({int(bad.sum())} of {bad.size} entries differ)")
+            if raise_exception:
+                raise GradcheckError(msg)
+            return False
+    return True
+
+
+def gradgradcheck(fn, inputs, grad_outputs=None, *, eps=1e-6, atol=1e-5, rtol=1e-3,
+                  raise_exception=True):
+    """Check second derivatives: gradcheck of the function (inputs, v) -> VJP(fn)(v) built
+    with ``create_graph=True``, with random (seeded) or given output cotangents ``v``."""
+    inputs = _as_tuple(inputs)
+    diff = [i for i, x in enumerate(inputs) if isinstance(x, Tensor) and x.requires_grad]
+    outs = _outputs(fn, inputs)
+    if grad_outputs is None:
+        rng = _np.random.default_rng(0)
+        grad_outputs = tuple(
+            Tensor._wrap(rng.standard_normal(o.data.shape).astype(o.data.dtype),
+                         requires_grad=True) for o in outs if o.requires_grad)
+    grad_outputs = _as_tuple(grad_outputs)
+    n = len(inputs)
+
+    def first_order(*args):
+        xs, vs = args[:n], args[n:]
+        os = [o for o in _outputs(fn, xs) if o.requires_grad]
+        gs = autograd_grad(os, [xs[i] for i in diff], list(vs), create_graph=True,
+                           allow_unused=True)
+        return tuple(g for g in gs if g is not None)
+
+    return gradcheck(first_order, inputs + grad_outputs, eps=eps, atol=atol, rtol=rtol,
+                     raise_exception=raise_exception)
+
+
+from ..tensor import Tensor  # noqa: E402

@@ -1,0 +1,334 @@
+"""Elementwise primitives: each forward beside its derivative (read it as a calculus table).
+
+``g`` is the incoming gradient, ``out`` the forward result; VJPs ignore broadcasting.
+"""
+
+from __future__ import annotations
+
+from .registry import primitive
+
+
+@primitive(save="", name="cast")
+class CAST:
+    """Change dtype; the engine casts the gradient back to the input's dtype."""
+
+    def forward(xp, x, dtype):
+        return x.astype(dtype)
+
+    def vjp(ns, g, out, x, dtype):
+        return (g,)
+
+
+@primitive(save="")
+class clone:
+    def forward(xp, x):
+        return x.copy()
+
+    def vjp(ns, g, out, x):
+        return (g,)
+
+
+@primitive(save="")
+class to_device:
+    """Move between CPU and GPU; the gradient moves back."""
+
+    def forward(xp, x, src, dst):
+        from .. import backend
+
+        return backend.to_device(x, dst)
+
+    def vjp(ns, g, out, x, src, dst):
+        return (ns.to_device(g, src),)
+
+
+# ----------------------------------------------------------------------- arithmetic
+
+
+@primitive(save="")
+class add:
+    def forward(xp, x, y):
+        return x + y
+
+    def vjp(ns, g, out, x, y):
+        return g, g
+
+
+@primitive(save="")
+class subtract:
+    def forward(xp, x, y):
+        return x - y
+
+    def vjp(ns, g, out, x, y):
+        return g, -g
+
+
+@primitive(save="inputs")
+class multiply:
+    def forward(xp, x, y):
+        return x * y
+
+    def vjp(ns, g, out, x, y):
+        return g * y, g * x
+
+
+@primitive(save="inputs")
+class divide:
+    def forward(xp, x, y):
+        return x / y
+
+    def vjp(ns, g, out, x, y):
+        gx = g / y
+        return gx, -gx * x / y
+
+
+@primitive(save="both")
+class power:
+    """``x ** y`` with both operands tensors (see ``power_scalar`` for a constant exponent)."""
+
+    def forward(xp, x, y):
+        return x**y
+
+    def vjp(ns, g, out, x, y):
+        gx = g * y * x ** (y - 1)
+        # d/dy x**y = x**y log x; torch defines it as 0 where x == 0 and y >= 0
+        safe_log = ns.log(ns.where(x == 0, 1, x))
+        gy = ns.where((x == 0) & (y >= 0), 0, g * out * safe_log)
+        return gx, gy
+
+
+@primitive(save="inputs")
+class power_scalar:
+    """``x ** c`` for a Python number ``c``: its own primitive so that ``x ** 2`` never takes
+    a logarithm for an exponent that needs no gradient."""
+
+    def forward(xp, x, c):
+        return x**c
+
+    def vjp(ns, g, out, x, c):
+        if c == 0:
+            return (g * 0,)
+        return (g * c * x ** (c - 1) if c != 2 else g * 2 * x,)
+
+
+@primitive(save="inputs")
+class remainder:
+    """Python's ``%`` (sign of the divisor), as torch.remainder."""
+
+    def forward(xp, x, y):
+        return xp.remainder(x, y)
+
+    def vjp(ns, g, out, x, y):
+        return g, -g * ns.floor(x / y)
+
+
+@primitive(save="")
+class negative:
+    def forward(xp, x):
+        return -x
+
+    def vjp(ns, g, out, x):
+        return (-g,)
+
+
+# ----------------------------------------------------------------------- transcendental
+
+
+@primitive(save="out")
+class exp:
+    def forward(xp, x):
+        return xp.exp(x)
+
+    def vjp(ns, g, out, x):
+        return (g * out,)
+
+
+@primitive(save="inputs")
+class log:
+    def forward(xp, x):
+        return xp.log(x)
+
+    def vjp(ns, g, out, x):
+        return (g / x,)
+
+
+@primitive(save="inputs")
+class log1p:
+    def forward(xp, x):
+        return xp.log1p(x)
+
+    def vjp(ns, g, out, x):
+        return (g / (1 + x),)
+
+
+@primitive(save="out")
+class expm1:
+    def forward(xp, x):
+        return xp.expm1(x)
+
+    def vjp(ns, g, out, x):
+        return (g * (out + 1),)
+
+
+@primitive(save="out")
+class sqrt:
+    def forward(xp, x):
+        return xp.sqrt(x)
+
+    def vjp(ns, g, out, x):
+        return (g / (2 * out),)
+
+
+@primitive(save="inputs")
+class sin:
+    def forward(xp, x):
+        return xp.sin(x)
+
+    def vjp(ns, g, out, x):
+        return (g * ns.cos(x),)
+
+
+@primitive(save="inputs")
+class cos:
+    def forward(xp, x):
+        return xp.cos(x)
+
+    def vjp(ns, g, out, x):
+        return (-g * ns.sin(x),)
+
+
+@primitive(save="out")
+class tanh:
+    def forward(xp, x):
+        return xp.tanh(x)
+
+    def vjp(ns, g, out, x):
+        return (g * (1 - out * out),)
+
+
+@primitive(save="out")
+class sigmoid:
+    """A primitive for stability: 1 / (1 + exp(-x)) overflows exp for x < -88 in float32;
+    this form evaluates exp only of non-positive numbers."""
+
+    def forward(xp, x):
+        e = xp.exp(-xp.abs(x))
+        return xp.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
+
+    def vjp(ns, g, out, x):
+        return (g * out * (1 - out),)
+
+
+@primitive(save="out")
+class relu:
+    """A primitive for speed: one comparison forward, one mask backward."""
+
+    def forward(xp, x):
+        return xp.maximum(x, 0)
+
+    def vjp(ns, g, out, x):
+        return (ns.where(out > 0, g, 0),)  # relu'(0) = 0, as in torch
+
+
+# ----------------------------------------------------------------------- piecewise
+
+
+@primitive(save="inputs")
+class absolute:
+    def forward(xp, x):
+        return xp.abs(x)
+
+    def vjp(ns, g, out, x):
+        return (g * ns.sign(x),)  # |x|'(0) = 0, as in torch
+
+
+def _zero_vjp(ns, g, out, x):
+    return (g * 0,)  # piecewise constant: zero gradient almost everywhere, as in torch
+
+
+@primitive(save="")
+class sign:
+    def forward(xp, x):
+        return xp.sign(x)
+
+    vjp = _zero_vjp
+
+
+@primitive(save="")
+class floor:
+    def forward(xp, x):
+        return xp.floor(x)
+
+    vjp = _zero_vjp
+
+
+@primitive(save="")
+class ceil:
+    def forward(xp, x):
+        return xp.ceil(x)
+
+    vjp = _zero_vjp
+
+
+@primitive(save="")
+class round:
+    def forward(xp, x, decimals=0):
+        return xp.round(x, decimals)  # half to even, as torch.round
+
+    def vjp(ns, g, out, x, decimals=0):
+        return (g * 0,)
+
+
+@primitive(save="inputs")
+class clip:
+    """Clamp to [min, max] (Python numbers or None); gradient 1 inside, including the ends."""
+
+    def forward(xp, x, min=None, max=None):
+        if min is not None:
+            x = xp.maximum(x, min)
+        if max is not None:
+            x = xp.minimum(x, max)
+        return x
+
+    def vjp(ns, g, out, x, min=None, max=None):
+        if min is not None and max is not None:
+            return (ns.where((x >= min) & (x <= max), g, 0),)
+        if min is not None:
+            return (ns.where(x >= min, g, 0),)
+        return (ns.where(x <= max, g, 0),)
+
+
+@primitive(save="inputs")
+class maximum:
+    def forward(xp, x, y):
+        return xp.maximum(x, y)
+
+    def vjp(ns, g, out, x, y):
+        half = g * 0.5  # ties share the gradient equally, as in torch
+        return (
+            ns.where(x > y, g, ns.where(x == y, half, 0)),
+            ns.where(y > x, g, ns.where(x == y, half, 0)),
+        )
+
+
+@primitive(save="inputs")
+class minimum:
+    def forward(xp, x, y):
+        return xp.minimum(x, y)
+
+    def vjp(ns, g, out, x, y):
+        half = g * 0.5
+        return (
+            ns.where(x < y, g, ns.where(x == y, half, 0)),
+            ns.where(y < x, g, ns.where(x == y, half, 0)),
+        )
+
+
+@primitive(save=(0,))
+class where:
+    """``where(cond, x, y)``; ``cond`` is a bool tensor and gets no gradient."""
+
+    def forward(xp, cond, x, y):
+        return xp.where(cond, x, y)
+
+    def vjp(ns, g, out, cond, x, y):
+        return None, ns.where(cond, g, 0), ns.where(cond, 0, g)

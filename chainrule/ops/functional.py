@@ -1,0 +1,880 @@
+"""The public op functions (``chainrule.exp``, ``chainrule.sum``, ...), torch's names and
+arguments.  Each translates torch's vocabulary (``dim``, ``keepdim``) into the primitives'
+NumPy vocabulary (``axis``, ``keepdims``) and calls one primitive or composes a few;
+none of them knows a derivative."""
+
+from __future__ import annotations
+
+import builtins
+from numbers import Number
+
+from .. import backend
+from .._errors import op_error
+from . import activation, elementwise as E, index as I, linalg, reduce as R, shape as S
+from .operands import as_tensor_like, binary, cast, operands
+from .registry import apply
+
+_np = backend.np
+
+
+# ------------------------------------------------------------------ helpers
+
+
+def _dims(op, dim, ndim):
+    """torch ``dim`` (None, int or sequence, negatives allowed) -> sorted tuple of axes."""
+    if dim is None:
+        return None
+    items = (dim,) if isinstance(dim, (int, _np.integer)) else tuple(dim)
+    if ndim == 0 and builtins.all(d in (0, -1) for d in items):
+        return ()
+    out = []
+    for d in items:
+        if not -ndim <= d < ndim:
+            raise op_error(
+                op, f"dimension out of range (expected to be in range of [{-ndim}, {ndim - 1}], "
+                f"but got {d})", IndexError)
+        out.append(d % ndim)
+    if len(set(out)) != len(out):
+        raise op_error(op, f"dim {dim} names an axis more than once", ValueError)
+    return tuple(sorted(out))
+
+
+def _dim1(op, dim, ndim):
+    """A single torch dim -> non-negative axis (a 0-d tensor accepts 0 and -1)."""
+    n = builtins.max(ndim, 1)
+    if not -n <= dim < n:
+        raise op_error(op, f"dimension out of range (expected to be in range of [{-n}, {n - 1}], "
+                       f"but got {dim})", IndexError)
+    return dim % n
+
+
+def _tensor(op, x):
+    if not isinstance(x, Tensor):
+        raise op_error(op, f"expected a Tensor, got {type(x).__name__}", TypeError)
+    return x
+
+
+def _float_input(op, x):
+    """Integer/bool tensors become the default float dtype for float-valued ops (as torch)."""
+    if x.data.dtype.kind in "biu":
+        return cast(x, backend.get_default_dtype().np)
+    return x
+
+
+def _nondiff(data):
+    return Tensor._wrap(data)
+
+
+# ------------------------------------------------------------------ arithmetic
+
+
+def add(input, other, *, alpha=1):
+    if alpha != 1:
+        other = mul(other, alpha)
+    if not isinstance(input, Tensor):
+        return binary(E.add, other, input)
+    return binary(E.add, input, other)
+
+
+def sub(input, other, *, alpha=1):
+    if alpha != 1:
+        other = mul(other, alpha)
+    if not isinstance(input, Tensor):
+        input, other = operands("subtract", input, other)
+    return binary(E.subtract, input, other)
+
+
+def mul(input, other):
+    if not isinstance(input, Tensor):
+        return binary(E.multiply, other, input)
+    return binary(E.multiply, input, other)
+
+
+def div(input, other, *, rounding_mode=None):
+    if rounding_mode == "floor":
+        return floor_divide(input, other)
+    if rounding_mode == "trunc":
+        q = div(input, other)
+        return _nondiff(_np.trunc(q.data).astype(result_dtype_of(input, other)))
+    if rounding_mode is not None:
+        raise op_error("div", f"rounding_mode must be None, 'trunc' or 'floor', got {rounding_mode!r}",
+                       ValueError)
+    a, b = operands("divide", input, other)
+    if a.data.dtype.kind in "biu":  # true division of integers gives floats, as in torch
+        a, b = _float_input("divide", a), _float_input("divide", b)
+    return apply(E.divide, a, b)
+
+
+def result_dtype_of(*xs):
+    from .operands import result_dtype
+
+    return result_dtype(xs)
+
+
+def floor_divide(input, other):
+    """Floor division; not differentiable (as torch), so the result never requires grad."""
+    a, b = operands("floor_divide", input, other)
+    return _nondiff(backend.get_array_module(a.data).floor_divide(a.data, b.data))
+
+
+def remainder(input, other):
+    a, b = operands("remainder", input, other)
+    return apply(E.remainder, a, b)
+
+
+def pow(input, exponent):
+    if isinstance(input, Tensor) and isinstance(exponent, Number) and not isinstance(exponent, bool):
+        x = input
+        if x.data.dtype.kind in "biu" and (isinstance(exponent, float) or exponent < 0):
+            x = _float_input("pow", x)
+        return apply(E.power_scalar, x, c=exponent)
+    a, b = operands("power", input, exponent)
+    return apply(E.power, a, b)
+
+
+def neg(input):
+    return apply(E.negative, input)
+
+
+def maximum(input, other):
+    return binary(E.maximum, *operands("maximum", input, other))
+
+
+def minimum(input, other):
+    return binary(E.minimum, *operands("minimum", input, other))
+
+
+def where(condition, input, other):
+    """Elements of ``input`` where ``condition`` is True, else of ``other`` (broadcast)."""
+    cond = _tensor("where", condition)
+    if cond.data.dtype.kind != "b":
+        raise op_error("where", f"condition must be a bool tensor, got {backend.from_np(cond.data.dtype)}",
+                       TypeError)
+    a, b = operands("where", input, other)
+    return apply(E.where, cond, a, b)
+
+
+def clamp(input, min=None, max=None):
+    if min is None and max is None:
+        raise op_error("clamp", "at least one of 'min' or 'max' must not be None", ValueError)
+    if isinstance(min, Tensor) or isinstance(max, Tensor):
+        out = input
+        if min is not None:
+            out = maximum(out, min)
+        if max is not None:
+            out = minimum(out, max)
+        return out
+    x = input
+    if x.data.dtype.kind in "biu" and (isinstance(min, float) or isinstance(max, float)):
+        x = _float_input("clamp", x)
+    return apply(E.clip, x, min=min, max=max)
+
+
+clip = clamp
+
+
+def _unary(prim, float_only=True):
+    def fn(input):
+        x = _tensor(prim.name, input)
+        if float_only:
+            x = _float_input(prim.name, x)
+        return apply(prim, x)
+
+    fn.__name__ = prim.name
+    fn.__doc__ = f"Elementwise ``{prim.name}`` (a primitive; its derivative is in ops/)."
+    return fn
+
+
+exp = _unary(E.exp)
+log = _unary(E.log)
+log1p = _unary(E.log1p)
+expm1 = _unary(E.expm1)
+sqrt = _unary(E.sqrt)
+sin = _unary(E.sin)
+cos = _unary(E.cos)
+tanh = _unary(E.tanh)
+sigmoid = _unary(E.sigmoid)
+relu = _unary(E.relu, float_only=False)
+abs = _unary(E.absolute, float_only=False)
+sign = _unary(E.sign, float_only=False)
+floor = _unary(E.floor, float_only=False)
+ceil = _unary(E.ceil, float_only=False)
+
+
+def round(input, decimals=0):
+    return apply(E.round, input, decimals=decimals)
+
+
+def rsqrt(input):
+    """1 / sqrt(x), composed."""
+    return pow(_float_input("rsqrt", input), -0.5)
+
+
+def reciprocal(input):
+    """1 / x, composed."""
+    return pow(_float_input("reciprocal", input), -1)
+
+
+def square(input):
+    """x * x, composed (``power_scalar`` with exponent 2)."""
+    return pow(input, 2)
+
+
+def isnan(input):
+    return _nondiff(backend.get_array_module(input.data).isnan(input.data))
+
+
+def isinf(input):
+    return _nondiff(backend.get_array_module(input.data).isinf(input.data))
+
+
+def isfinite(input):
+    return _nondiff(backend.get_array_module(input.data).isfinite(input.data))
+
+
+# ------------------------------------------------------------------ reductions
+
+
+def sum(input, dim=None, keepdim=False, *, dtype=None):
+    x = _tensor("sum", input)
+    if dtype is not None:
+        x = cast(x, backend.as_dtype(dtype).np)
+    elif x.data.dtype.kind in "bi" and x.data.dtype != _np.int64:
+        x = cast(x, _np.dtype(_np.int64))  # torch sums bools and small ints as int64
+    return apply(R.sum, x, axis=_dims("sum", dim, x.ndim), keepdims=keepdim)
+
+
+def mean(input, dim=None, keepdim=False, *, dtype=None):
+    """sum / count, composed."""
+    x = _tensor("mean", input)
+    if dtype is not None:
+        x = cast(x, backend.as_dtype(dtype).np)
+    if x.data.dtype.kind != "f":
+        raise op_error("mean", f"could not infer output dtype: input dtype is "
+                       f"{backend.from_np(x.data.dtype)}; use a floating dtype", TypeError)
+    axes = _dims("mean", dim, x.ndim)
+    count = _count(x.shape, axes)
+    return sum(x, dim, keepdim) / count
+
+
+def _count(shape, axes):
+    n = 1
+    for a in (range(len(shape)) if axes is None else axes):
+        n *= shape[a]
+    return n
+
+
+def prod(input, dim=None, keepdim=False):
+    x = _tensor("prod", input)
+    axes = None if dim is None else _dims("prod", dim, x.ndim)
+    return apply(R.prod, x, axis=axes, keepdims=keepdim)
+
+
+def amax(input, dim=(), keepdim=False):
+    x = _tensor("amax", input)
+    axes = None if dim == () or dim is None else _dims("amax", dim, x.ndim)
+    _nonempty("amax", x, axes)
+    return apply(R.amax, x, axis=axes, keepdims=keepdim)
+
+
+def amin(input, dim=(), keepdim=False):
+    x = _tensor("amin", input)
+    axes = None if dim == () or dim is None else _dims("amin", dim, x.ndim)
+    _nonempty("amin", x, axes)
+    return apply(R.amin, x, axis=axes, keepdims=keepdim)
+
+
+def _nonempty(op, x, axes):
+    if x.data.size == 0:
+        raise op_error(op, f"cannot reduce an empty tensor of shape {tuple(x.shape)} "
+                       "(the operation has no identity)", IndexError)
+
+
+class return_types:
+    """Named (values, indices) pairs, like ``torch.return_types.max``."""
+
+    class minmax(tuple):
+        __slots__ = ()
+
+        def __new__(cls, values, indices):
+            return tuple.__new__(cls, (values, indices))
+
+        values = property(lambda self: self[0])
+        indices = property(lambda self: self[1])
+
+        def __repr__(self):
+            return f"return_types(values={self[0]!r}, indices={self[1]!r})"
+
+
+def _extreme(op, arg_fn, full_fn, input, dim, keepdim, other):
+    x = _tensor(op, input)
+    if isinstance(dim, Tensor):  # torch.max(a, b) is maximum
+        other, dim = dim, None
+    if other is not None:
+        return (maximum if op == "max" else minimum)(x, other)
+    if dim is None:
+        return full_fn(x)
+    d = _dim1(op, dim, x.ndim)
+    _nonempty(op, x, (d,))
+    idx = arg_fn(x, d, keepdim=True)
+    values = take_along_dim(x, idx, d) if x.ndim else x
+    if not keepdim and x.ndim:
+        values, idx = values.squeeze(d), idx.squeeze(d)
+    return return_types.minmax(values, idx)
+
+
+def max(input, dim=None, keepdim=False, *, other=None):
+    """Full maximum (ties share the gradient), or (values, indices) along ``dim`` (the
+    gradient goes to the first maximal element, as in torch)."""
+    return _extreme("max", argmax, amax, input, dim, keepdim, other)
+
+
+def min(input, dim=None, keepdim=False, *, other=None):
+    return _extreme("min", argmin, amin, input, dim, keepdim, other)
+
+
+def argmax(input, dim=None, keepdim=False):
+    return _arg("argmax", input, dim, keepdim)
+
+
+def argmin(input, dim=None, keepdim=False):
+    return _arg("argmin", input, dim, keepdim)
+
+
+def _arg(op, input, dim, keepdim):
+    x = _tensor(op, input)
+    xp = backend.get_array_module(x.data)
+    fn = getattr(xp, op)
+    if dim is None:
+        out = fn(x.data.reshape(-1))
+        if keepdim:
+            out = xp.asarray(out).reshape((1,) * x.ndim)
+        return _nondiff(xp.asarray(out, dtype=_np.int64))
+    d = _dim1(op, dim, x.ndim)
+    if x.ndim == 0:
+        return _nondiff(xp.asarray(0, dtype=_np.int64))
+    out = fn(x.data, axis=d, keepdims=keepdim)
+    return _nondiff(out.astype(_np.int64, copy=False))
+
+
+def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    """Variance, composed: sum((x - mean)^2) / (N - correction); correction=1 by default
+    (unbiased), as in torch."""
+    x = _float_input("var", _tensor("var", input))
+    if correction is None:
+        correction = 1 if unbiased is None or unbiased else 0
+    axes = _dims("var", dim, x.ndim)
+    n = _count(x.shape, axes)
+    centered = x - mean(x, dim, keepdim=True)
+    return sum(centered * centered, dim, keepdim) / builtins.max(n - correction, 0)
+
+
+def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    return sqrt(var(input, dim, unbiased, keepdim, correction=correction))
+
+
+def logsumexp(input, dim, keepdim=False):
+    """log(sum(exp(x))), composed stably: the (constant) maximum is taken out first."""
+    x = _float_input("logsumexp", _tensor("logsumexp", input))
+    axes = _dims("logsumexp", dim, x.ndim)
+    m = amax(x, axes, keepdim=True).detach()
+    m = where(isfinite(m), m, 0.0)  # all -inf along an axis: keep log(0) = -inf, no NaN
+    out = log(sum(exp(x - m), axes, keepdim=True)) + m
+    return out if keepdim else _squeeze_dims(out, axes, x.ndim)
+
+
+def _squeeze_dims(t, axes, ndim):
+    axes = range(ndim) if axes is None else axes
+    shape = tuple(s for i, s in enumerate(t.shape) if i not in set(axes))
+    return t.reshape(shape)
+
+
+def norm(input, p="fro", dim=None, keepdim=False):
+    """Vector p-norm over ``dim`` (all elements by default); p = 2 / 'fro' is a primitive
+    (zero gradient at zero), other p are composed."""
+    x = _float_input("norm", _tensor("norm", input))
+    axes = _dims("norm", dim, x.ndim)
+    if p in ("fro", 2, 2.0):
+        return apply(R.norm2, x, axis=axes, keepdims=keepdim)
+    if p == float("inf"):
+        return amax(abs(x), axes if axes is not None else (), keepdim)
+    if p == float("-inf"):
+        return amin(abs(x), axes if axes is not None else (), keepdim)
+    if p == 1:
+        return sum(abs(x), dim, keepdim)
+    if not isinstance(p, Number) or p <= 0:
+        raise op_error("norm", f"p must be a positive number, 'fro' or inf, got {p!r}", ValueError)
+    return sum(abs(x) ** p, dim, keepdim) ** (1.0 / p)
+
+
+def all(input, dim=None, keepdim=False):
+    x = _tensor("all", input)
+    axes = _dims("all", dim, x.ndim)
+    return _nondiff(backend.get_array_module(x.data).all(x.data, axis=axes, keepdims=keepdim))
+
+
+def any(input, dim=None, keepdim=False):
+    x = _tensor("any", input)
+    axes = _dims("any", dim, x.ndim)
+    return _nondiff(backend.get_array_module(x.data).any(x.data, axis=axes, keepdims=keepdim))
+
+
+def cumsum(input, dim, *, dtype=None):
+    x = _tensor("cumsum", input)
+    if dtype is not None:
+        x = cast(x, backend.as_dtype(dtype).np)
+    if x.ndim == 0:
+        return x.clone()
+    return apply(R.cumsum, x, axis=_dim1("cumsum", dim, x.ndim))
+
+
+# ------------------------------------------------------------------ shape
+
+
+def _shape_arg(shape):
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        return tuple(shape[0])
+    if len(shape) == 1 and isinstance(shape[0], Size):
+        return tuple(shape[0])
+    return tuple(int(s) for s in shape)
+
+
+def reshape(input, *shape):
+    shape = _shape_arg(shape)
+    x = input
+    if shape == x.data.shape:
+        return x
+    size = x.data.size
+    known = 1
+    unknown = [i for i, s in enumerate(shape) if s == -1]
+    for s in shape:
+        if s != -1:
+            known *= s
+    if len(unknown) > 1 or (unknown and (known == 0 or size % known)) or (
+            not unknown and known != size) or builtins.any(s < -1 for s in shape):
+        raise op_error("reshape", f"shape {list(shape)} is invalid for input of size {size}",
+                       RuntimeError)
+    if unknown:
+        shape = tuple(size // known if s == -1 else s for s in shape)
+    return apply(S.reshape, x, shape=shape)
+
+
+def flatten(input, start_dim=0, end_dim=-1):
+    x = input
+    if x.ndim == 0:
+        return reshape(x, 1)
+    s = _dim1("flatten", start_dim, x.ndim)
+    e = _dim1("flatten", end_dim, x.ndim)
+    if s > e:
+        raise op_error("flatten", "start_dim cannot come after end_dim", ValueError)
+    n = 1
+    for d in x.shape[s:e + 1]:
+        n *= d
+    return reshape(x, x.shape[:s] + (n,) + x.shape[e + 1:])
+
+
+def unflatten(input, dim, sizes):
+    x = input
+    d = _dim1("unflatten", dim, x.ndim)
+    sizes = tuple(sizes)
+    if -1 in sizes:
+        known = 1
+        for s in sizes:
+            if s != -1:
+                known *= s
+        sizes = tuple(x.shape[d] // known if s == -1 else s for s in sizes)
+    n = 1
+    for s in sizes:
+        n *= s
+    if n != x.shape[d]:
+        raise op_error("unflatten", f"sizes {list(sizes)} do not multiply to the size "
+                       f"{x.shape[d]} of dim {dim}", RuntimeError)
+    return reshape(x, x.shape[:d] + sizes + x.shape[d + 1:])
+
+
+def squeeze(input, dim=None):
+    x = input
+    if dim is None:
+        shape = tuple(s for s in x.shape if s != 1)
+    else:
+        axes = _dims("squeeze", dim, x.ndim) or ()
+        shape = tuple(s for i, s in enumerate(x.shape) if not (i in axes and s == 1))
+    return reshape(x, shape)
+
+
+def unsqueeze(input, dim):
+    x = input
+    d = _dim1("unsqueeze", dim, x.ndim + 1) if dim >= 0 else dim % (x.ndim + 1)
+    if not -(x.ndim + 1) <= dim <= x.ndim:
+        raise op_error("unsqueeze", f"dimension out of range (expected to be in range of "
+                       f"[{-x.ndim - 1}, {x.ndim}], but got {dim})", IndexError)
+    shape = list(x.shape)
+    shape.insert(d, 1)
+    return reshape(x, tuple(shape))
+
+
+def permute(input, *dims):
+    x = input
+    dims = _shape_arg(dims)
+    axes = tuple(_dim1("permute", d, x.ndim) for d in dims)
+    if sorted(axes) != list(range(x.ndim)):
+        raise op_error("permute", f"dims {list(dims)} are not a permutation of the "
+                       f"{x.ndim} dimensions", RuntimeError)
+    if axes == tuple(range(x.ndim)):
+        return x
+    return apply(S.transpose, x, axes=axes)
+
+
+def transpose(input, dim0, dim1):
+    x = input
+    if x.ndim < 2 and dim0 in (0, -1) and dim1 in (0, -1):
+        return x
+    a, b = _dim1("transpose", dim0, x.ndim), _dim1("transpose", dim1, x.ndim)
+    axes = list(range(x.ndim))
+    axes[a], axes[b] = axes[b], axes[a]
+    return permute(x, axes)
+
+
+swapaxes = transpose
+
+
+def t(input):
+    if input.ndim > 2:
+        raise op_error("t", f"expects a tensor with <= 2 dimensions, but self is {input.ndim}D",
+                       RuntimeError)
+    return transpose(input, 0, 1) if input.ndim == 2 else input
+
+
+def expand(input, *sizes):
+    x = input
+    sizes = _shape_arg(sizes)
+    if len(sizes) < x.ndim:
+        raise op_error("expand", f"the number of sizes provided ({len(sizes)}) must be greater "
+                       f"or equal to the number of dimensions in the tensor ({x.ndim})", RuntimeError)
+    lead = len(sizes) - x.ndim
+    shape = []
+    for i, s in enumerate(sizes):
+        old = x.shape[i - lead] if i >= lead else 1
+        if s == -1:
+            if i < lead:
+                raise op_error("expand", "-1 is not allowed in a leading, non-existing dimension",
+                               RuntimeError)
+            s = old
+        if old != 1 and s != old:
+            raise op_error("expand", f"the expanded size of the tensor ({s}) must match the "
+                           f"existing size ({old}) at non-singleton dimension {i}; target "
+                           f"sizes {list(sizes)}, tensor shape {list(x.shape)}", RuntimeError)
+        shape.append(s)
+    shape = tuple(shape)
+    if shape == x.data.shape:
+        return x
+    return apply(S.broadcast_to, x, shape=shape)
+
+
+def broadcast_to(input, shape):
+    return expand(input, tuple(shape))
+
+
+def repeat(input, *sizes):
+    sizes = _shape_arg(sizes)
+    if len(sizes) < input.ndim:
+        raise op_error("repeat", f"number of repeat dims ({len(sizes)}) can not be smaller "
+                       f"than number of dimensions of tensor ({input.ndim})", RuntimeError)
+    return apply(S.tile, input, reps=sizes)
+
+
+def flip(input, dims):
+    axes = _dims("flip", dims, input.ndim)
+    return apply(S.flip, input, axis=axes)
+
+
+def cat(tensors, dim=0):
+    tensors = list(tensors)
+    if not tensors:
+        raise op_error("cat", "expected a non-empty list of Tensors", ValueError)
+    tensors = [t for t in tensors if not (t.ndim == 1 and t.shape[0] == 0)] or tensors[:1]
+    ts = operands("cat", *tensors) if len({t.data.dtype for t in tensors}) > 1 else tensors
+    first = ts[0]
+    d = _dim1("cat", dim, first.ndim)
+    for i, t in enumerate(ts):
+        if t.ndim != first.ndim or builtins.any(
+                a != b for j, (a, b) in enumerate(zip(t.shape, first.shape)) if j != d):
+            raise op_error("cat", f"sizes of tensors must match except in dimension {d}: "
+                           f"tensor 0 has shape {tuple(first.shape)}, tensor {i} has shape "
+                           f"{tuple(t.shape)}", RuntimeError)
+    if len(ts) == 1:
+        return ts[0]
+    return apply(S.concatenate, *ts, axis=d)
+
+
+concat = cat
+
+
+def stack(tensors, dim=0):
+    tensors = list(tensors)
+    if not tensors:
+        raise op_error("stack", "expected a non-empty list of Tensors", ValueError)
+    shape = tensors[0].shape
+    for i, t in enumerate(tensors):
+        if t.shape != shape:
+            raise op_error("stack", f"stack expects each tensor to be equal size, but got "
+                           f"{list(shape)} at entry 0 and {list(t.shape)} at entry {i}", RuntimeError)
+    d = dim % (len(shape) + 1)
+    return cat([unsqueeze(t, d) for t in tensors], d)
+
+
+def split(tensor, split_size_or_sections, dim=0):
+    x = tensor
+    d = _dim1("split", dim, x.ndim)
+    n = x.shape[d]
+    if isinstance(split_size_or_sections, int):
+        size = split_size_or_sections
+        if size <= 0:
+            raise op_error("split", f"split_size must be positive, got {size}", ValueError)
+        sizes = [size] * (n // size) + ([n % size] if n % size else [])
+        if not sizes:
+            sizes = [0]
+    else:
+        sizes = list(split_size_or_sections)
+        if builtins.sum(sizes) != n:
+            raise op_error("split", f"split sizes {sizes} do not sum to the size {n} of dim {dim}",
+                           RuntimeError)
+    out, start = [], 0
+    lead = (slice(None),) * d
+    for s in sizes:
+        out.append(x[lead + (slice(start, start + s),)])
+        start += s
+    return tuple(out)
+
+
+def chunk(input, chunks, dim=0):
+    if chunks <= 0:
+        raise op_error("chunk", f"chunks must be positive, got {chunks}", ValueError)
+    n = input.shape[_dim1("chunk", dim, input.ndim)]
+    size = -(-n // chunks) if n else 1
+    return split(input, builtins.max(size, 1), dim)
+
+
+# ------------------------------------------------------------------ indexing
+
+
+def _index_key(op, x, key):
+    """Translate a torch index (ints, slices, None, ..., int/bool Tensors or lists) into a
+    NumPy index of arrays; boolean masks become integer arrays (nonzero)."""
+    xp = backend.get_array_module(x.data)
+    items = key if isinstance(key, tuple) else (key,)
+    out = []
+    for item in items:
+        if isinstance(item, Tensor):
+            item = item.data
+        elif isinstance(item, (list, tuple)) or (isinstance(item, bool)):
+            item = xp.asarray(item)
+        if backend.is_array(item):
+            if item.dtype.kind == "b":
+                out.extend(xp.nonzero(item))
+                continue
+            if item.dtype.kind not in "iu":
+                raise op_error(op, f"tensors used as indices must be long, int or bool, got "
+                               f"{item.dtype}", IndexError)
+        out.append(item)
+    return out[0] if len(out) == 1 and not isinstance(key, tuple) else tuple(out)
+
+
+def getitem(x, key):
+    index = _index_key("getitem", x, key)
+    try:
+        x.data[index]  # validate before recording anything (cheap: indexing a view)
+    except (IndexError, ValueError, TypeError) as exc:
+        raise op_error("getitem", f"{exc} (tensor of shape {tuple(x.shape)}, index {key!r})",
+                       IndexError) from None
+    return apply(I.getitem, x, index=index)
+
+
+def take_along_dim(input, indices, dim=None):
+    x = input
+    idx = indices
+    if dim is None:
+        return apply(I.take_along_axis, reshape(x, -1), reshape(idx, -1), axis=0)
+    d = _dim1("take_along_dim", dim, x.ndim)
+    if idx.data.dtype.kind not in "iu":
+        raise op_error("take_along_dim", "indices must be an integer tensor", TypeError)
+    if idx.ndim != x.ndim:
+        raise op_error("take_along_dim", f"input {tuple(x.shape)} and indices {tuple(idx.shape)} "
+                       "should have the same number of dimensions", RuntimeError)
+    # broadcast the other dims, as torch.take_along_dim does
+    xs, ids = list(x.shape), list(idx.shape)
+    xs[d] = ids[d] = 1
+    try:
+        shape = _np.broadcast_shapes(tuple(xs), tuple(ids))
+    except ValueError:
+        raise op_error("take_along_dim", f"shapes {tuple(x.shape)} and {tuple(idx.shape)} do "
+                       "not broadcast outside dim", RuntimeError) from None
+    xt = expand(x, shape[:d] + (x.shape[d],) + shape[d + 1:])
+    it = _nondiff(_np.broadcast_to(idx.data, shape[:d] + (idx.shape[d],) + shape[d + 1:]))
+    return apply(I.take_along_axis, xt, it, axis=d)
+
+
+def gather(input, dim, index):
+    """torch.gather: out[i][j] = input[index[i][j]][j] (dim=0); index may be smaller than
+    input outside ``dim``."""
+    x = input
+    d = _dim1("gather", dim, x.ndim)
+    if index.data.dtype.kind not in "iu":
+        raise op_error("gather", "index must be an integer tensor", TypeError)
+    if index.ndim != x.ndim or builtins.any(
+            i > s for k, (i, s) in enumerate(zip(index.shape, x.shape)) if k != d):
+        raise op_error("gather", f"index {tuple(index.shape)} must have the same number of "
+                       f"dimensions as input {tuple(x.shape)} and be no larger outside dim {d}",
+                       RuntimeError)
+    if index.data.size and (index.data.max() >= x.shape[d] or index.data.min() < -x.shape[d]):
+        raise op_error("gather", f"index out of range for dim {d} of size {x.shape[d]}", IndexError)
+    block = tuple(slice(0, n) if k != d else slice(None) for k, n in enumerate(index.shape))
+    src = x[block] if tuple(s for k, s in enumerate(x.shape) if k != d) != tuple(
+        s for k, s in enumerate(index.shape) if k != d) else x
+    return apply(I.take_along_axis, src, index, axis=d)
+
+
+def scatter_add(input, dim, index, src):
+    x = input
+    d = _dim1("scatter_add", dim, x.ndim)
+    if index.data.dtype.kind not in "iu":
+        raise op_error("scatter_add", "index must be an integer tensor", TypeError)
+    if index.ndim != x.ndim or src.ndim != x.ndim or builtins.any(
+            i > s for i, s in zip(index.shape, src.shape)) or builtins.any(
+            i > s for k, (i, s) in enumerate(zip(index.shape, x.shape)) if k != d):
+        raise op_error("scatter_add", f"index {tuple(index.shape)} must fit inside src "
+                       f"{tuple(src.shape)} and, outside dim {d}, inside input {tuple(x.shape)}",
+                       RuntimeError)
+    if index.data.size and (index.data.max() >= x.shape[d] or index.data.min() < -x.shape[d]):
+        raise op_error("scatter_add", f"index out of range for dim {d} of size {x.shape[d]}",
+                       IndexError)
+    a, s = operands("scatter_add", x, src)
+    return apply(I.scatter_add, a, index, s, axis=d)
+
+
+def index_select(input, dim, index):
+    d = _dim1("index_select", dim, input.ndim)
+    if index.ndim > 1:
+        raise op_error("index_select", "index must be a 0-D or 1-D tensor", IndexError)
+    return getitem(input, (slice(None),) * d + (reshape(index, -1),))
+
+
+def masked_fill(input, mask, value):
+    """where(mask, value, input), composed."""
+    if isinstance(value, Tensor):
+        value = cast(value, input.data.dtype)
+    else:
+        value = as_tensor_like(value, input.data.dtype, input)
+    return apply(E.where, mask, value if value.ndim else expand(value, input.shape), input)
+
+
+# ------------------------------------------------------------------ linear algebra
+
+
+def matmul(input, other):
+    a, b = operands("matmul", input, other) if input.data.dtype != other.data.dtype else (input, other)
+    if a.ndim == 0 or b.ndim == 0:
+        raise op_error("matmul", f"both arguments need at least 1 dimension, got shapes "
+                       f"{tuple(a.shape)} and {tuple(b.shape)}", RuntimeError)
+    ka = a.shape[-1]
+    kb = b.shape[-2] if b.ndim > 1 else b.shape[0]
+    if ka != kb:
+        raise op_error("matmul", f"shapes {tuple(a.shape)} and {tuple(b.shape)} do not align "
+                       f"({ka} != {kb})", RuntimeError)
+    if a.ndim > 2 or b.ndim > 2:
+        try:
+            _np.broadcast_shapes(a.shape[:-2], b.shape[:-2] if b.ndim > 1 else ())
+        except ValueError:
+            raise op_error("matmul", f"batch dimensions of {tuple(a.shape)} and "
+                           f"{tuple(b.shape)} do not broadcast", RuntimeError) from None
+    return apply(linalg.matmul, a, b)
+
+
+def mm(input, mat2):
+    if input.ndim != 2 or mat2.ndim != 2:
+        raise op_error("mm", f"expects 2-D tensors, got shapes {tuple(input.shape)} and "
+                       f"{tuple(mat2.shape)}", RuntimeError)
+    return matmul(input, mat2)
+
+
+def bmm(input, mat2):
+    if input.ndim != 3 or mat2.ndim != 3 or input.shape[0] != mat2.shape[0]:
+        raise op_error("bmm", f"expects 3-D tensors with equal batch sizes, got shapes "
+                       f"{tuple(input.shape)} and {tuple(mat2.shape)}", RuntimeError)
+    return matmul(input, mat2)
+
+
+def mv(input, vec):
+    if input.ndim != 2 or vec.ndim != 1:
+        raise op_error("mv", f"expects a 2-D matrix and a 1-D vector, got shapes "
+                       f"{tuple(input.shape)} and {tuple(vec.shape)}", RuntimeError)
+    return matmul(input, vec)
+
+
+def dot(input, other):
+    if input.ndim != 1 or other.ndim != 1:
+        raise op_error("dot", f"expects 1-D tensors, got shapes {tuple(input.shape)} and "
+                       f"{tuple(other.shape)}", RuntimeError)
+    return matmul(input, other)
+
+
+def outer(input, vec2):
+    """x[:, None] * y[None, :], composed."""
+    if input.ndim != 1 or vec2.ndim != 1:
+        raise op_error("outer", f"expects 1-D tensors, got shapes {tuple(input.shape)} and "
+                       f"{tuple(vec2.shape)}", RuntimeError)
+    return mul(unsqueeze(input, 1), unsqueeze(vec2, 0))
+
+
+def einsum(equation, *operands_):
+    """Einstein summation, e.g. ``einsum('bij,bjk->bik', a, b)``; implicit output
+    (``'ij,jk'``) follows NumPy's rule.  Ellipsis and repeated letters within one operand
+    (diagonals) are not supported."""
+    if len(operands_) == 1 and isinstance(operands_[0], (list, tuple)):
+        operands_ = tuple(operands_[0])
+    eq = equation.replace(" ", "")
+    if "..." in eq:
+        raise op_error("einsum", "ellipsis ('...') is not supported; write the axes out", ValueError)
+    lhs, arrow, rhs = eq.partition("->")
+    ins = lhs.split(",")
+    if len(ins) != len(operands_):
+        raise op_error("einsum", f"{equation!r} names {len(ins)} operands but {len(operands_)} "
+                       "were given", ValueError)
+    if not arrow:
+        counts = {}
+        for c in "".join(ins):
+            counts[c] = counts.get(c, 0) + 1
+        rhs = "".join(sorted(c for c, n in counts.items() if n == 1))
+    for sub, x in zip(ins, operands_):
+        if len(set(sub)) != len(sub):
+            raise op_error("einsum", f"repeated index in operand {sub!r} (diagonals) is not "
+                           "supported", ValueError)
+        if len(sub) != x.ndim:
+            raise op_error("einsum", f"operand {sub!r} has {len(sub)} letters but the tensor "
+                           f"has shape {tuple(x.shape)}", ValueError)
+    xs = operands("einsum", *operands_)
+    return apply(linalg.einsum, *xs, spec=(ins, rhs))
+
+
+# ------------------------------------------------------------------ softmax family
+
+
+def softmax(input, dim=-1, dtype=None):
+    x = _float_input("softmax", input)
+    if dtype is not None:
+        x = cast(x, backend.as_dtype(dtype).np)
+    if x.ndim == 0:
+        return apply(activation.softmax, reshape(x, 1), axis=0).reshape(())
+    return apply(activation.softmax, x, axis=_dim1("softmax", dim, x.ndim))
+
+
+def log_softmax(input, dim=-1, dtype=None):
+    x = _float_input("log_softmax", input)
+    if dtype is not None:
+        x = cast(x, backend.as_dtype(dtype).np)
+    if x.ndim == 0:
+        return apply(activation.log_softmax, reshape(x, 1), axis=0).reshape(())
+    return apply(activation.log_softmax, x, axis=_dim1("log_softmax", dim, x.ndim))
+
+
+from ..tensor import Size, Tensor  # noqa: E402

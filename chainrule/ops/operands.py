@@ -1,0 +1,112 @@
+"""Turning Python scalars and mixed dtypes into primitive operands, with torch's rules.
+
+Type promotion (as in torch): categories are bool < integer < floating.  Tensors with
+dimensions decide the result; a zero-dimensional tensor or a Python scalar only matters when
+its category is higher than theirs, and then a Python float gives the default float dtype
+(float32) and a Python int gives int64.  So ``float32_tensor * 2.5`` stays float32 and
+``int64_tensor * 0.5`` becomes float32 (NumPy alone would give float64 for the second).
+"""
+
+from __future__ import annotations
+
+from numbers import Number
+
+from .. import backend
+from .._errors import op_error
+from .registry import apply
+
+_np = backend.np
+_CAT = {"b": 0, "i": 1, "u": 1, "f": 2}
+
+
+def _category(np_dtype) -> int:
+    try:
+        return _CAT[np_dtype.kind]
+    except KeyError:
+        raise TypeError(f"unsupported dtype {np_dtype}") from None
+
+
+def _scalar_category(value) -> int:
+    if isinstance(value, (bool, _np.bool_)):
+        return 0
+    if isinstance(value, (int, _np.integer)):
+        return 1
+    if isinstance(value, (float, _np.floating)):
+        return 2
+    raise TypeError(f"unsupported operand {value!r} of type {type(value).__name__}")
+
+
+def result_dtype(operands):
+    """The NumPy dtype torch's promotion gives for Tensors and Python scalars."""
+    dims, zero_dims, scalars = [], [], []
+    for x in operands:
+        if isinstance(x, Tensor):
+            (dims if x.data.ndim else zero_dims).append(x.data.dtype)
+        else:
+            scalars.append(_scalar_category(x))
+    best = None
+    for group in (dims, zero_dims):
+        if not group:
+            continue
+        cat = max(_category(d) for d in group)
+        if best is None or cat > _category(best):
+            chosen = [d for d in group if _category(d) == cat]
+            best = chosen[0]
+            for d in chosen[1:]:
+                best = _np.promote_types(best, d)
+    if scalars:
+        cat = max(scalars)
+        if best is None or cat > _category(best):
+            best = {0: _np.dtype(_np.bool_), 1: _np.dtype(_np.int64)}.get(
+                cat, backend.get_default_dtype().np
+            )
+    return best
+
+
+def as_tensor_like(value, np_dtype, like) -> "Tensor":
+    """A constant Tensor holding a Python scalar, on ``like``'s device."""
+    xp = backend.get_array_module(like.data)
+    return Tensor._wrap(xp.asarray(value, dtype=np_dtype))
+
+
+def cast(x, np_dtype):
+    """``x`` in ``np_dtype``, recorded (differentiable) when it changes."""
+    if x.data.dtype == np_dtype:
+        return x
+    return apply(CAST, x, dtype=np_dtype)
+
+
+def operands(op_name, *xs):
+    """Tensors of one promoted dtype from a mix of Tensors and Python scalars."""
+    first = next((x for x in xs if isinstance(x, Tensor)), None)
+    if first is None:
+        raise op_error(op_name, "needs at least one tensor operand", TypeError)
+    try:
+        target = result_dtype(xs)
+    except TypeError as exc:
+        raise op_error(op_name, str(exc), TypeError) from None
+    out = []
+    for x in xs:
+        if isinstance(x, Tensor):
+            out.append(x if x.data.dtype == target else cast(x, target))
+        else:
+            out.append(as_tensor_like(x, target, first))
+    return out
+
+
+def binary(prim, a, b, **params):
+    """Apply a two-operand primitive after torch's type promotion (fast path: same dtype)."""
+    if type(b) is Tensor and type(a) is Tensor and a.data.dtype == b.data.dtype:
+        return apply(prim, a, b, **params)
+    if isinstance(b, Number) and isinstance(a, Tensor) and not isinstance(b, bool):
+        # the common case of tensor-op-scalar: the scalar adopts the tensor's dtype when the
+        # categories allow (float tensor with any number, int tensor with int)
+        kind = a.data.dtype.kind
+        if kind == "f" or (kind in "iu" and isinstance(b, (int, _np.integer))):
+            return apply(prim, a, as_tensor_like(b, a.data.dtype, a), **params)
+    a, b = operands(prim.name, a, b)
+    return apply(prim, a, b, **params)
+
+
+from ..tensor import Tensor  # noqa: E402
+from .elementwise import CAST  # noqa: E402
