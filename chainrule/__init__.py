@@ -7,6 +7,10 @@ runs torch-style code.
 
 from .tensor import Size, Tensor  # noqa: I001  (first: everything else builds on Tensor)
 from . import autograd, func, ops
+from . import nn
+from . import optim
+from . import utils, datasets
+from .serialization import load, save
 from ._errors import OpError
 from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 from .backend import (

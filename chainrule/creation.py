@@ -3,38 +3,27 @@
 
 from __future__ import annotations
 
+from operator import index as _index
 
 from . import backend, random
 from ._errors import op_error
-from .tensor import Size, Tensor
+from .tensor import Tensor
 
 _np = backend.np
 
 
-def _to_array(data, np_dtype, device=None):
-    """NumPy/CuPy array from nested lists, scalars, arrays or tensors; float data with no
-    dtype becomes the default float dtype (float32), as in torch."""
+def _to_array(data, np_dtype, device=None, op="tensor"):
+    """NumPy/CuPy array from nested lists, scalars, arrays or tensors, with torch's dtype
+    inference: Python floats become the default float dtype (float32), NumPy scalars and
+    arrays keep theirs, and a value that does not fit ``np_dtype`` is an error."""
     if isinstance(data, Tensor):
         arr = data.data
     elif backend.is_array(data):
         arr = data
     else:
-        if isinstance(data, (list, tuple)) and any(isinstance(d, Tensor) for d in _flat(data)):
-            data = _tensors_to_lists(data)
-        try:
-            arr = _np.asarray(data)
-        except ValueError as exc:
-            raise op_error("tensor", f"could not build a tensor from the data: {exc}",
-                           ValueError) from None
-        if arr.dtype == object:
-            raise op_error("tensor", f"could not infer dtype of {type(data).__name__} (ragged "
-                           "nested lists or non-numeric values?)", TypeError)
-        if np_dtype is None and arr.dtype.kind == "f" and not isinstance(data, _np.generic):
-            np_dtype = backend.get_default_dtype().np
-        if arr.dtype.kind == "i" and arr.dtype != _np.int64 and not isinstance(data, _np.ndarray):
-            arr = arr.astype(_np.int64)
+        arr, np_dtype = _from_python(data, np_dtype, op)
     if arr.dtype.kind not in "biuf":
-        raise op_error("tensor", f"unsupported dtype {arr.dtype}", TypeError)
+        raise op_error(op, f"unsupported dtype {arr.dtype}", TypeError)
     if np_dtype is not None and arr.dtype != np_dtype:
         arr = arr.astype(np_dtype)
     if device is not None:
@@ -42,17 +31,43 @@ def _to_array(data, np_dtype, device=None):
     return arr
 
 
-def _flat(data):
-    for d in data:
-        if isinstance(d, (list, tuple)):
-            yield from _flat(d)
-        else:
-            yield d
+def _from_python(data, np_dtype, op):
+    """(array, target dtype) for Python data."""
+    # Tensors nested in lists convert through their __array__ (NumPy calls it per element)
+    try:
+        arr = _np.asarray(data)
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise op_error(op, f"could not build a tensor from the data: {exc}", ValueError) from None
+    kind = arr.dtype.kind
+    if kind not in "biuf":
+        raise op_error(op, f"could not infer the dtype of {type(data).__name__} (ragged nested "
+                       "lists, non-numeric values or an int beyond int64?)", TypeError)
+    if np_dtype is None:
+        if kind == "f" and not isinstance(data, _np.generic):
+            # Python floats are float32 (the default); an explicitly typed NumPy value or
+            # tensor keeps its dtype, as in torch.  Looking at the first element only keeps
+            # this O(depth) instead of a pass over every element.
+            explicit = getattr(_first_leaf(data), "dtype", None)
+            explicit = None if explicit is None else _np.dtype(getattr(explicit, "np", explicit))
+            if explicit is None or explicit.kind != "f":
+                np_dtype = backend.get_default_dtype().np
+            else:
+                np_dtype = explicit
+        elif kind == "u" and not isinstance(data, _np.generic):  # a Python int above int64
+            raise op_error(op, "value cannot be converted to int64 without overflow",
+                           RuntimeError)
+    elif np_dtype.kind in "iu" and kind in "iuf" and arr.size:
+        info = _np.iinfo(np_dtype)
+        if arr.min() < info.min or arr.max() > info.max:  # NumPy would silently wrap
+            raise op_error(op, f"value cannot be converted to type {np_dtype} without "
+                           "overflow", RuntimeError)
+    return arr, np_dtype
 
 
-def _tensors_to_lists(data):
-    return [(_tensors_to_lists(d) if isinstance(d, (list, tuple)) else
-             (d.tolist() if isinstance(d, Tensor) else d)) for d in data]
+def _first_leaf(data):
+    while isinstance(data, (list, tuple)) and data:
+        data = data[0]
+    return data
 
 
 def _np_dtype(dtype):
@@ -60,7 +75,11 @@ def _np_dtype(dtype):
 
 
 def tensor(data, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
-    """A new tensor holding a copy of ``data`` (lists, scalars, arrays, tensors)."""
+    """A new tensor holding a copy of ``data`` (nested lists, scalars, arrays, tensors).
+
+    >>> tensor([1.0, 2.0]).dtype, tensor([1, 2]).dtype
+    (chainrule.float32, chainrule.int64)
+    """
     arr = _to_array(data, _np_dtype(dtype), device)
     if arr is data or (isinstance(data, Tensor) and arr is data.data):
         arr = arr.copy()
@@ -74,74 +93,99 @@ def as_tensor(data, dtype=None, device=None) -> Tensor:
     """Like ``tensor`` but shares memory with a NumPy array when no conversion is needed."""
     if isinstance(data, Tensor) and dtype is None and device is None:
         return data
-    return Tensor._wrap(_to_array(data, _np_dtype(dtype), device))
+    return Tensor._wrap(_to_array(data, _np_dtype(dtype), device, "as_tensor"))
 
 
 def from_numpy(array) -> Tensor:
     """A tensor sharing memory with ``array`` (its dtype is kept, as in torch)."""
     if not isinstance(array, _np.ndarray):
-        raise TypeError(f"from_numpy: expected numpy.ndarray, got {type(array).__name__}")
+        raise op_error("from_numpy", f"expected np.ndarray, got {type(array).__name__}",
+                       TypeError)
     if array.dtype.kind not in "biuf":
-        raise TypeError(f"from_numpy: unsupported dtype {array.dtype}")
+        raise op_error("from_numpy", f"unsupported dtype {array.dtype}", TypeError)
     return Tensor._wrap(array)
 
 
-def _size(size):
-    if len(size) == 1 and isinstance(size[0], (tuple, list, Size)):
-        size = tuple(size[0])
-    size = tuple(int(s) for s in size)
-    if any(s < 0 for s in size):
-        raise op_error("size", f"negative dimension in {list(size)}", RuntimeError)
+def _size(op, size):
+    """torch's size arguments: varargs ``(2, 3)`` or one sequence ``((2, 3),)``."""
+    if len(size) == 1 and isinstance(size[0], (tuple, list)):
+        size = size[0]
+    try:
+        size = tuple([_index(s) for s in size])
+    except TypeError:
+        raise op_error(op, f"size must be ints, got {tuple(size)!r}", TypeError) from None
+    for s in size:
+        if s < 0:
+            raise op_error(op, f"negative dimension in size {list(size)}", RuntimeError)
     return size
 
 
-def _make(fill, size, dtype, device, requires_grad, default=None):
+def _module(device):
+    return _np if device is None else backend.module_for(backend.device(device))
+
+
+def _make(op, fill, size, dtype, device, requires_grad, default=None):
     np_dtype = _np_dtype(dtype) or default or backend.get_default_dtype().np
-    xp = backend.module_for(backend.device(device or "cpu"))
-    t = Tensor._wrap(fill(xp, _size(size), np_dtype))
+    t = Tensor._wrap(fill(_module(device), size, np_dtype))
     if requires_grad:
         t.requires_grad_(True)
     return t
 
 
 def zeros(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
-    return _make(lambda xp, s, d: xp.zeros(s, d), size, dtype, device, requires_grad)
+    return _make("zeros", lambda xp, s, d: xp.zeros(s, d), _size("zeros", size), dtype,
+                 device, requires_grad)
 
 
 def ones(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
-    return _make(lambda xp, s, d: xp.ones(s, d), size, dtype, device, requires_grad)
-
-
-def empty(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
-    return _make(lambda xp, s, d: xp.empty(s, d), size, dtype, device, requires_grad)
-
-
-def full(size, fill_value, dtype=None, device=None, requires_grad=False) -> Tensor:
-    if dtype is None:
-        dtype = (backend.bool_ if isinstance(fill_value, bool) else
-                 backend.int64 if isinstance(fill_value, int) else backend.get_default_dtype())
-    return _make(lambda xp, s, d: xp.full(s, fill_value, d), (size,), dtype, device,
+    return _make("ones", lambda xp, s, d: xp.ones(s, d), _size("ones", size), dtype, device,
                  requires_grad)
 
 
+def empty(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
+    return _make("empty", lambda xp, s, d: xp.empty(s, d), _size("empty", size), dtype,
+                 device, requires_grad)
+
+
+def full(size, fill_value, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """A tensor of ``size`` filled with ``fill_value``; its dtype follows the value (bool,
+    int64, or the default float) unless given."""
+    if dtype is None:
+        dtype = (backend.bool_ if isinstance(fill_value, (bool, _np.bool_)) else
+                 backend.int64 if isinstance(fill_value, (int, _np.integer)) else
+                 backend.get_default_dtype())
+    return _make("full", lambda xp, s, d: xp.full(s, fill_value, d), _size("full", (size,)),
+                 dtype, device, requires_grad)
+
+
 def eye(n, m=None, dtype=None, device=None, requires_grad=False) -> Tensor:
-    return _make(lambda xp, s, d: xp.eye(n, m, dtype=d), (), dtype, device, requires_grad)
+    return _make("eye", lambda xp, s, d: xp.eye(n, m, dtype=d), (), dtype, device,
+                 requires_grad)
 
 
 def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """Values from ``start`` to ``end`` (exclusive) by ``step``: int64 when all three are
+    integers, else the default float dtype."""
+    start, end, step = (v.item() if isinstance(v, Tensor) else v for v in (start, end, step))
     if end is None:
         start, end = 0, start
     if step == 0:
         raise op_error("arange", "step must be nonzero", RuntimeError)
-    is_int = all(isinstance(v, int) for v in (start, end, step))
+    if (end - start) * step < 0:
+        raise op_error("arange", f"upper bound and step are inconsistent with the sign "
+                       f"(start={start}, end={end}, step={step})", RuntimeError)
+    is_int = all(isinstance(v, (int, _np.integer)) for v in (start, end, step))
     default = _np.dtype(_np.int64) if is_int else None
-    return _make(lambda xp, s, d: xp.arange(start, end, step).astype(d), (), dtype, device,
-                 requires_grad, default)
+    return _make("arange", lambda xp, s, d: xp.arange(start, end, step).astype(d), (), dtype,
+                 device, requires_grad, default)
 
 
 def linspace(start, end, steps, dtype=None, device=None, requires_grad=False) -> Tensor:
-    return _make(lambda xp, s, d: xp.linspace(start, end, steps).astype(d), (), dtype, device,
-                 requires_grad)
+    if steps < 0:
+        raise op_error("linspace", f"number of steps must be non-negative, got {steps}",
+                       RuntimeError)
+    return _make("linspace", lambda xp, s, d: xp.linspace(start, end, steps).astype(d), (),
+                 dtype, device, requires_grad)
 
 
 def _like(fn, input, dtype, device, requires_grad, **kw):
@@ -166,33 +210,44 @@ def full_like(input, fill_value, dtype=None, device=None, requires_grad=False) -
                 device=device or input.device, requires_grad=requires_grad)
 
 
+def _float_dtype(op, dtype):
+    np_dtype = _np_dtype(dtype) or backend.get_default_dtype().np
+    if np_dtype.kind != "f":
+        raise op_error(op, f"expects a floating dtype, got {backend.from_np(np_dtype)}",
+                       TypeError)
+    return np_dtype
+
+
 def rand(*size, generator=None, dtype=None, device=None, requires_grad=False) -> Tensor:
     """Uniform on [0, 1)."""
-    np_dtype = _np_dtype(dtype) or backend.get_default_dtype().np
-    t = Tensor._wrap(random.uniform_array(_size(size), 0.0, 1.0, np_dtype, device, generator))
+    np_dtype = _float_dtype("rand", dtype)
+    t = Tensor._wrap(random.uniform_array(_size("rand", size), 0.0, 1.0, np_dtype, device,
+                                          generator))
     return t.requires_grad_(True) if requires_grad else t
 
 
 def randn(*size, generator=None, dtype=None, device=None, requires_grad=False) -> Tensor:
     """Standard normal."""
-    np_dtype = _np_dtype(dtype) or backend.get_default_dtype().np
-    t = Tensor._wrap(random.normal_array(_size(size), 0.0, 1.0, np_dtype, device, generator))
+    np_dtype = _float_dtype("randn", dtype)
+    t = Tensor._wrap(random.normal_array(_size("randn", size), 0.0, 1.0, np_dtype, device,
+                                         generator))
     return t.requires_grad_(True) if requires_grad else t
 
 
 def randint(low, high=None, size=None, *, generator=None, dtype=None, device=None) -> Tensor:
-    """Integers in [low, high), int64 by default."""
+    """Integers in [low, high), int64 by default: ``randint(high, size)`` or
+    ``randint(low, high, size)``."""
     if size is None:
         if high is None or not isinstance(high, (tuple, list)):
-            raise TypeError("randint: size is required, e.g. randint(0, 10, (3,))")
+            raise op_error("randint", "size is required, e.g. randint(0, 10, (3,))", TypeError)
         low, high, size = 0, low, high
     elif high is None:
         low, high = 0, low
     if high <= low:
         raise op_error("randint", f"empty range: low={low} >= high={high}", ValueError)
     np_dtype = _np_dtype(dtype) or _np.dtype(_np.int64)
-    return Tensor._wrap(random.integers_array(low, high, _size((size,)), np_dtype, device,
-                                              generator))
+    return Tensor._wrap(random.integers_array(low, high, _size("randint", (size,)), np_dtype,
+                                              device, generator))
 
 
 def randperm(n, *, generator=None, dtype=None, device=None) -> Tensor:
@@ -208,5 +263,3 @@ def rand_like(input, dtype=None, device=None, requires_grad=False) -> Tensor:
 def randn_like(input, dtype=None, device=None, requires_grad=False) -> Tensor:
     return randn(input.shape, dtype=dtype or input.dtype, device=device or input.device,
                  requires_grad=requires_grad)
-
-

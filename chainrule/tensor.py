@@ -124,13 +124,20 @@ class Tensor:
 
     @property
     def T(self) -> "Tensor":
-        return _ops.permute(self, tuple(reversed(range(self.ndim))))
+        """All dimensions reversed (a 0-d or 1-d tensor is returned as is)."""
+        n = self.data.ndim
+        if n < 2:
+            return self
+        return _apply(_S.transpose, self, axes=tuple(range(n - 1, -1, -1)))
 
     @property
     def mT(self) -> "Tensor":
-        if self.ndim < 2:
-            raise op_error("mT", f"expects a tensor with at least 2 dimensions, got {self.ndim}")
-        return _ops.transpose(self, -2, -1)
+        """The last two dimensions swapped (a batch of matrices transposed)."""
+        n = self.data.ndim
+        if n < 2:
+            raise op_error("mT", f"expects a tensor with at least 2 dimensions, got shape "
+                           f"{tuple(self.data.shape)}", RuntimeError)
+        return _apply(_S.transpose, self, axes=(*range(n - 2), n - 1, n - 2))
 
     # ------------------------------------------------------------ conversions
 
@@ -138,7 +145,7 @@ class Tensor:
         if self.data.size != 1:
             raise op_error("item", f"a Tensor with {self.data.size} elements cannot be converted "
                            "to a Python scalar", RuntimeError)
-        return backend.to_numpy(self.data).reshape(()).item()
+        return self.data.item()
 
     def tolist(self):
         return backend.to_numpy(self.data).tolist()
@@ -173,13 +180,13 @@ class Tensor:
 
     def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
         if requires_grad and self.data.dtype.kind != "f":
-            raise RuntimeError(
-                f"only Tensors of floating point dtype can require gradients (got {self.dtype})")
+            raise op_error("requires_grad_", f"only Tensors of floating point dtype can require "
+                           f"gradients, got a {self.dtype} tensor of shape "
+                           f"{tuple(self.data.shape)}", RuntimeError)
         if not requires_grad and self._node is not None:
-            raise RuntimeError(
-                "you can only change requires_grad flags of leaf variables. If you want to use a "
-                "computed variable in a subgraph that doesn't require differentiation use "
-                "var_no_grad = var.detach().")
+            raise op_error("requires_grad_", "you can only change requires_grad flags of leaf "
+                           "variables; to use a computed tensor without its graph, use "
+                           "tensor.detach()", RuntimeError)
         self.requires_grad = requires_grad
         return self
 
@@ -274,22 +281,9 @@ class Tensor:
     # ------------------------------------------------------------ printing
 
     def __repr__(self) -> str:
-        arr = backend.to_numpy(self.data)
-        body = _np.array2string(arr, separator=", ", prefix="tensor(", precision=4,
-                                floatmode="maxprec_equal" if arr.dtype.kind == "f" else "maxprec")
-        extras = []
-        default = backend.get_default_dtype().np
-        if arr.dtype != default and arr.dtype != _np.int64 and arr.dtype.kind != "b":
-            extras.append(f"dtype={self.dtype}")
-        if arr.size == 0:
-            extras.append(f"size={tuple(arr.shape)}")
-        if self.is_cuda:
-            extras.append(f"device='{self.device}'")
-        if self._node is not None:
-            extras.append(f"grad_fn=<{self._node.name()}>")
-        elif self.requires_grad:
-            extras.append("requires_grad=True")
-        return "tensor(" + body + "".join(", " + e for e in extras) + ")"
+        from ._tensor_str import tensor_repr
+
+        return tensor_repr(self)
 
     def __len__(self) -> int:
         if self.data.ndim == 0:
@@ -322,11 +316,12 @@ class Tensor:
 
     # ------------------------------------------------------------ arithmetic
 
+    # add and mul go straight to the promoting dispatcher (they are symmetric in torch's
+    # promotion); the rest go through the public functions, which check their operands
     def __add__(self, other):
-        return _ops.add(self, other)
+        return _binary(_E.add, self, other)
 
-    def __radd__(self, other):
-        return _ops.add(self, other)
+    __radd__ = __add__
 
     def __sub__(self, other):
         return _ops.sub(self, other)
@@ -335,10 +330,9 @@ class Tensor:
         return _ops.sub(other, self)
 
     def __mul__(self, other):
-        return _ops.mul(self, other)
+        return _binary(_E.multiply, self, other)
 
-    def __rmul__(self, other):
-        return _ops.mul(self, other)
+    __rmul__ = __mul__
 
     def __truediv__(self, other):
         return _ops.div(self, other)
@@ -426,10 +420,10 @@ class Tensor:
     __rxor__ = __xor__
 
     def __invert__(self):
-        xp = backend.get_array_module(self.data)
         if self.data.dtype.kind == "f":
-            raise TypeError("~ (bitwise not) is only supported for integer and bool tensors")
-        return Tensor._wrap(xp.invert(self.data))
+            raise op_error("bitwise_not", f"~ is only supported for integer and bool tensors, "
+                           f"got {self.dtype}", TypeError)
+        return Tensor._wrap(backend.get_array_module(self.data).invert(self.data))
 
     def eq(self, other):
         return self == other
@@ -474,134 +468,252 @@ class Tensor:
         return _ops.getitem(self, key)
 
     def __setitem__(self, key, value):
-        """In-place assignment; allowed on tensors outside the graph (as torch's rule for
-        leaves), so it never corrupts a recorded gradient silently."""
-        if state.enabled and (self.requires_grad or (isinstance(value, Tensor) and value.requires_grad)):
-            raise op_error("setitem", "in-place assignment into a tensor that requires grad (or "
-                           "from one) is not supported; use torch-style out-of-place ops "
-                           "(where, masked_fill, cat) or wrap it in no_grad()", RuntimeError)
+        """``x[key] = value`` in place (basic, integer-array and mask indices).
+
+        Allowed on tensors that take no part in a recorded graph (or under ``no_grad``), so
+        it can never corrupt a gradient silently; bad input fails before anything is written.
+        """
+        if state.enabled and (self.requires_grad or (isinstance(value, Tensor)
+                                                     and value.requires_grad)):
+            raise op_error("setitem", "in-place assignment into a tensor that requires grad "
+                           "(or from one) is not supported; use out-of-place ops (where, "
+                           "masked_fill, cat) or wrap it in chainrule.no_grad()", RuntimeError)
         index = _ops._index_key("setitem", self, key)
         v = value.data if isinstance(value, Tensor) else value
         try:
-            self.data[index] = v
-        except (ValueError, IndexError, TypeError) as exc:
-            raise op_error("setitem", f"{exc} (tensor of shape {tuple(self.shape)})",
+            self.data[index] = v  # NumPy checks the index and the value before writing
+        except IndexError as exc:
+            raise op_error("setitem", f"{exc} (tensor of shape {tuple(self.data.shape)})",
                            IndexError) from None
+        except (ValueError, TypeError) as exc:
+            raise op_error("setitem", f"{exc} (tensor of shape {tuple(self.data.shape)} "
+                           f"{self.dtype}, value {_errors_describe(value)})",
+                           RuntimeError) from None
         self._version[0] += 1
 
     # ------------------------------------------------------------ in-place ops
+    #
+    # Two paths.  When nothing is recorded (grad mode off, or no operand requires grad), the
+    # direct path writes the result straight into this tensor's array with ``out=`` (no
+    # temporary): optimizers and init code live here.  Otherwise ``_inplace`` computes the
+    # op out of place and then writes it back.  Either way the array object stays the same
+    # and the version counter moves on, so a graph that saved the old value notices.
 
-    def _inplace(self, op_name, result_fn):
-        """Run ``result_fn()`` and write its value into this tensor.
+    def _recording(self, operands) -> bool:
+        if not state.enabled:
+            return False
+        if self.requires_grad:
+            return True
+        for o in operands:
+            if isinstance(o, Tensor) and o.requires_grad:
+                return True
+        return False
 
-        torch's rule: in-place on a leaf that requires grad is an error while grad mode is
-        on.  On a non-leaf the op is recorded: this tensor takes the new node, and any
-        earlier node that saved its old value will detect the change (version counter).
+    def _direct(self, ufunc: str, other, alpha=1) -> bool:
+        """Try ``self.data = self.data <ufunc> other * alpha`` in place without recording.
+
+        Returns False, having changed nothing, whenever the general path must decide
+        (recording, mixed dtypes, bad shapes): that path also writes the error messages.
         """
-        if state.enabled and self.requires_grad and self._node is None:
-            raise op_error(op_name, "a leaf Variable that requires grad is being used in an "
-                           "in-place operation; wrap it in chainrule.no_grad() (as optimizers "
-                           "and init code do)", RuntimeError)
-        result = result_fn()
-        if result.data.dtype != self.data.dtype:
-            if result.data.dtype.kind == "f" and self.data.dtype.kind in "biu":
-                raise op_error(op_name, f"result type {backend.from_np(result.data.dtype)} can't be "
-                               f"cast to the desired output type {self.dtype}", RuntimeError)
-            result = _ops.cast(result, self.data.dtype)
+        data = self.data
+        if isinstance(other, Tensor):
+            if other.data.dtype != data.dtype or (state.enabled and (
+                    self.requires_grad or other.requires_grad)):
+                return False
+            operand = other.data
+        else:
+            kind = data.dtype.kind
+            t = type(other)
+            # a float needs a float tensor, an int a numeric one (bool needs promotion)
+            if not (t is float and kind == "f" or t is int and kind in "iuf"):
+                return False
+            if state.enabled and self.requires_grad:
+                return False
+            operand = other
+        if alpha != 1:
+            if type(alpha) is not int and data.dtype.kind != "f":
+                return False
+            operand = operand * alpha
+        try:
+            getattr(backend.get_array_module(data), ufunc)(data, operand, out=data)
+        except (ValueError, TypeError, OverflowError):  # raised before anything is written
+            return False
+        self._version[0] += 1
+        return True
+
+    def _inplace(self, op_name, fn, *operands):
+        """Give this tensor the value ``fn(self, *operands)`` in place (the general path).
+
+        torch's rules: an in-place op on a leaf that requires grad is an error while grad
+        mode is on, and the result must keep this tensor's shape and dtype category.  When
+        the op is recorded, ``fn`` runs on a snapshot (a copy) of the old value, which keeps
+        the earlier graph and whatever the new node saves, and this tensor takes the new
+        node; nodes that saved the old array detect the overwrite through the version
+        counter, and a tensor this one is a view of becomes stale (using it is an error).
+        """
+        old = self
+        recording = self._recording(operands)
+        if recording:
+            node = self._node
+            if node is None and self.requires_grad:
+                raise op_error(op_name, "a leaf Variable that requires grad is being used in "
+                               "an in-place operation; wrap it in chainrule.no_grad() (as "
+                               "optimizers and init code do)", RuntimeError)
+            if self.data.base is not None:
+                if node is None:  # the tensor this one views would not see the new node
+                    raise op_error(op_name, "an in-place operation with an operand that "
+                                   "requires grad, on a view of another tensor, cannot be "
+                                   "recorded; clone() the view first or use an out-of-place "
+                                   "op", RuntimeError)
+                for e in node.edges:
+                    if isinstance(e, Tensor) and e._version is self._version:
+                        raise op_error(op_name, "a view of a leaf Variable that requires grad "
+                                       "is being used in an in-place operation", RuntimeError)
+            old = Tensor._wrap(self.data.copy(), self.requires_grad)
+            old._node = node
+            old._version = [self._version[0]]  # matches node.vout unless self went stale
+            operands = tuple(old if o is self else o for o in operands)  # x.mul_(x)
+        result = fn(old, *operands)
+        rk, sk = result.data.dtype.kind, self.data.dtype.kind
+        if rk != sk and _CATEGORY[rk] > _CATEGORY[sk]:
+            raise op_error(op_name, f"result type {result.dtype} can't be cast to the desired "
+                           f"output type {self.dtype}", RuntimeError)
         if result.data.shape != self.data.shape:
-            raise op_error(op_name, f"output with shape {list(self.shape)} doesn't match the "
-                           f"broadcast shape {list(result.shape)}", RuntimeError)
+            raise op_error(op_name, f"output with shape {list(self.data.shape)} doesn't match "
+                           f"the broadcast shape {list(result.data.shape)}", RuntimeError)
         if not self.data.flags.writeable:
             raise op_error(op_name, "the tensor's memory is read-only (an expanded view?); "
                            "clone() it first", RuntimeError)
-        if result.data is not self.data:
-            self.data[...] = result.data
+        if result.data.dtype != self.data.dtype:
+            result = _ops.cast(result, self.data.dtype)
+        self.data[...] = result.data
         self._version[0] += 1
-        if state.enabled and result.requires_grad:
+        if recording:
             node = result._node
-            # the recorded result must point at our (now updated) array
-            self._node, self.requires_grad = node, True
-            if node is not None and node.out is not None:
-                node.out = self.data
-                node.versions = tuple(
-                    (self._version, self._version[0]) if box is result._version else (box, v)
-                    for box, v in node.versions)
+            self._node, self.requires_grad = node, result.requires_grad
+            if node is not None:
+                node.vout = self._version[0]
+                if node.out is not None:
+                    # the saved output is now this tensor's array, stamped with its version
+                    node.out = self.data
+                    node.versions = tuple(
+                        (i, self._version, self._version[0]) if box is result._version
+                        else (i, box, v) for i, box, v in node.versions)
         return self
 
     def add_(self, other, *, alpha=1):
-        return self._inplace("add_", lambda: _ops.add(self, other, alpha=alpha))
+        if self._direct("add", other, alpha):
+            return self
+        return self._inplace("add_", lambda s, o: _ops.add(s, o, alpha=alpha), other)
 
     def sub_(self, other, *, alpha=1):
-        return self._inplace("sub_", lambda: _ops.sub(self, other, alpha=alpha))
+        if self._direct("subtract", other, alpha):
+            return self
+        return self._inplace("sub_", lambda s, o: _ops.sub(s, o, alpha=alpha), other)
 
     def mul_(self, other):
-        return self._inplace("mul_", lambda: _ops.mul(self, other))
+        if self._direct("multiply", other):
+            return self
+        return self._inplace("mul_", _ops.mul, other)
 
     def div_(self, other):
-        return self._inplace("div_", lambda: _ops.div(self, other))
+        if self.data.dtype.kind == "f" and self._direct("divide", other):
+            return self
+        return self._inplace("div_", _ops.div, other)
 
     def pow_(self, other):
-        return self._inplace("pow_", lambda: _ops.pow(self, other))
+        return self._inplace("pow_", _ops.pow, other)
 
     def clamp_(self, min=None, max=None):
-        return self._inplace("clamp_", lambda: _ops.clamp(self, min, max))
+        if (not (state.enabled and self.requires_grad) and _is_number(min) and _is_number(max)
+                and (self.data.dtype.kind == "f" or not (type(min) is float or
+                                                         type(max) is float))):
+            try:
+                backend.get_array_module(self.data).clip(self.data, min, max, out=self.data)
+            except (ValueError, TypeError, OverflowError):
+                pass  # nothing was written; the general path explains
+            else:
+                self._version[0] += 1
+                return self
+        return self._inplace("clamp_", lambda s, lo, hi: _ops.clamp(s, lo, hi), min, max)
 
     clip_ = clamp_
 
     def neg_(self):
-        return self._inplace("neg_", lambda: _ops.neg(self))
+        return self._inplace("neg_", _ops.neg)
 
     def exp_(self):
-        return self._inplace("exp_", lambda: _ops.exp(self))
+        return self._inplace("exp_", _ops.exp)
 
     def sqrt_(self):
-        return self._inplace("sqrt_", lambda: _ops.sqrt(self))
+        return self._inplace("sqrt_", _ops.sqrt)
 
     def relu_(self):
-        return self._inplace("relu_", lambda: _ops.relu(self))
+        return self._inplace("relu_", _ops.relu)
 
     def masked_fill_(self, mask, value):
-        return self._inplace("masked_fill_", lambda: _ops.masked_fill(self, mask, value))
+        return self._inplace("masked_fill_", _ops.masked_fill, mask, value)
 
     def addcmul_(self, tensor1, tensor2, *, value=1):
-        return self._inplace("addcmul_", lambda: self + value * tensor1 * tensor2)
+        return self._inplace("addcmul_", lambda s, a, b: s + value * a * b, tensor1, tensor2)
 
     def addcdiv_(self, tensor1, tensor2, *, value=1):
-        return self._inplace("addcdiv_", lambda: self + value * tensor1 / tensor2)
+        return self._inplace("addcdiv_", lambda s, a, b: s + value * a / b, tensor1, tensor2)
 
     def lerp_(self, end, weight):
-        return self._inplace("lerp_", lambda: self + weight * (end - self))
+        return self._inplace("lerp_", lambda s, e, w: s + w * (e - s), end, weight)
 
     def zero_(self):
         return self.fill_(0)
 
     def fill_(self, value):
-        def filled():
-            if isinstance(value, Tensor):
-                return _ops.expand(value.to(self.dtype), self.shape)
-            return Tensor._wrap(backend.get_array_module(self.data).full(
-                self.data.shape, value, dtype=self.data.dtype))
-        return self._inplace("fill_", filled)
+        """Every element set to ``value`` (a number or a 0-d tensor); a recorded fill passes
+        no gradient to the old value, as in torch."""
+        if isinstance(value, Tensor):
+            if value.data.ndim:
+                raise op_error("fill_", f"only supports a 0-dimensional value tensor, got shape "
+                               f"{tuple(value.data.shape)}", RuntimeError)
+        elif not (state.enabled and self.requires_grad):
+            try:
+                self.data.fill(value)
+            except (ValueError, TypeError, OverflowError):
+                pass  # nothing was written; the general path explains
+            else:
+                self._version[0] += 1
+                return self
+        return self._inplace("fill_", lambda s, v: _replaced_by("fill_", s, v), value)
 
     def copy_(self, src, non_blocking=False):
-        def copied():
-            s = src if isinstance(src, Tensor) else Tensor(src)
-            if s.device != self.device:
-                s = s.to(self.device)
-            return _ops.expand(_ops.cast(s, self.data.dtype), self.shape)
-        return self._inplace("copy_", copied)
+        """The values of ``src`` (broadcast to this shape, cast to this dtype) copied in."""
+        if isinstance(src, Tensor) and not self._recording((src,)) and (
+                backend.get_array_module(src.data) is backend.get_array_module(self.data)):
+            try:
+                backend.get_array_module(self.data).copyto(self.data, src.data,
+                                                           casting="unsafe")
+            except (ValueError, TypeError):
+                pass  # nothing was written; the general path explains
+            else:
+                self._version[0] += 1
+                return self
+        return self._inplace("copy_", lambda s, v: _replaced_by("copy_", s, v), src)
+
+    def _random_(self, op_name, draw):
+        if self.data.dtype.kind != "f":
+            raise op_error(op_name, f"expects a floating point tensor, got {self.dtype}",
+                           TypeError)
+        return self._inplace(op_name, lambda s: Tensor._wrap(draw(s.data.shape, s.data.dtype)))
 
     def uniform_(self, a=0.0, b=1.0, *, generator=None):
         from . import random
 
-        return self._inplace("uniform_", lambda: Tensor._wrap(
-            random.uniform_array(self.data.shape, a, b, self.data.dtype, self.device, generator)))
+        return self._random_("uniform_", lambda shape, dt: random.uniform_array(
+            shape, a, b, dt, self.device, generator))
 
     def normal_(self, mean=0.0, std=1.0, *, generator=None):
         from . import random
 
-        return self._inplace("normal_", lambda: Tensor._wrap(
-            random.normal_array(self.data.shape, mean, std, self.data.dtype, self.device, generator)))
+        return self._random_("normal_", lambda shape, dt: random.normal_array(
+            shape, mean, std, dt, self.device, generator))
 
     # ------------------------------------------------------------ views and shapes
 
@@ -658,6 +770,37 @@ class _HookHandle:
             self._hooks.remove(self._hook)
 
 
+_CATEGORY = {"b": 0, "i": 1, "u": 1, "f": 2}  # torch's promotion order: bool < int < float
+
+
+def _is_number(x) -> bool:
+    return x is None or type(x) is float or type(x) is int
+
+
+def _replaced_by(op_name, old, value):
+    """``value`` broadcast to ``old``'s shape and dtype, recorded as ``where(True, value,
+    old)`` so that the old value gets a zero gradient (torch's fill_/copy_ backward)."""
+    xp = backend.get_array_module(old.data)
+    try:
+        if isinstance(value, Tensor):
+            if backend.get_array_module(value.data) is not xp:
+                value = value.to(old.device)
+            value = _ops.cast(value, old.data.dtype)
+        else:
+            value = Tensor._wrap(xp.asarray(value, dtype=old.data.dtype))
+        _np.broadcast_shapes(value.data.shape, old.data.shape)
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise op_error(op_name, f"{exc} (tensor {_errors_describe(old)}, value "
+                       f"{_errors_describe(value)})", RuntimeError) from None
+    return _apply(_E.where, Tensor._wrap(xp.ones((), dtype=bool)), value, old)
+
+
+def _errors_describe(x):
+    from ._errors import describe
+
+    return describe(x)
+
+
 def _as_tensor(x, like):
     if isinstance(x, Tensor):
         return x
@@ -667,8 +810,12 @@ def _as_tensor(x, like):
 
 
 def _compare(a, b, ufunc):
+    """Comparisons and bitwise logic: computed on arrays, never recorded (bool results,
+    or integer ones for bitwise ops on integers, in torch's promoted dtype)."""
     xp = backend.get_array_module(a.data)
     if isinstance(b, Tensor):
+        if b.data.dtype != a.data.dtype:
+            a, b = _operands(ufunc, a, b)
         bd = b.data
     elif isinstance(b, (Number, _np.generic)):
         bd = b
@@ -691,5 +838,8 @@ def _logical(a, b, ufunc):
 # imported last: the engine and the ops refer to Tensor, and Tensor's methods to them
 from .autograd.grad_mode import state  # noqa: E402
 from . import ops as _ops  # noqa: E402
+from .ops import elementwise as _E, shape as _S  # noqa: E402
+from .ops.operands import binary as _binary, operands as _operands  # noqa: E402
+from .ops.registry import apply as _apply  # noqa: E402
 
 _ops.install_tensor_methods(Tensor)

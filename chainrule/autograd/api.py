@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from .. import backend
-from .engine import run_backward
+from .._errors import op_error
+from ..ops.registry import stale_error
+from .engine import _store_grad, run_backward
 
 
 def _seq(x):
@@ -12,75 +14,102 @@ def _seq(x):
     return list(x) if isinstance(x, (list, tuple)) else [x]
 
 
+def _check_outputs(outputs, op):
+    for i, t in enumerate(outputs):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"{op}: element {i} of the outputs is a {type(t).__name__}, not a "
+                            "Tensor")
+        if not t.requires_grad:
+            raise op_error(
+                op, f"element {i} of tensors does not require grad and does not have a "
+                "grad_fn (was it computed under no_grad, or from tensors without "
+                "requires_grad=True?)", RuntimeError)
+        if t._node is not None and t._node.vout != t._version[0]:
+            raise stale_error(op, i)
+
+
 def _initial_grads(outputs, grad_outputs, create_graph, op):
+    """One seed gradient per output: arrays (Tensors under ``create_graph``)."""
+    if grad_outputs is not None and len(grad_outputs) != len(outputs):
+        raise RuntimeError(f"{op}: got {len(grad_outputs)} gradients for {len(outputs)} "
+                           "outputs")
     grads = []
     for i, t in enumerate(outputs):
         g = grad_outputs[i] if grad_outputs is not None else None
         if g is None:
             if t.data.size != 1:
-                raise RuntimeError(
-                    f"{op}: grad can be implicitly created only for scalar outputs; output {i} "
+                raise op_error(
+                    op, f"grad can be implicitly created only for scalar outputs; output {i} "
                     f"has shape {tuple(t.shape)}: pass gradient= (backward) or grad_outputs= "
-                    "(autograd.grad) of that shape")
-            xp = backend.get_array_module(t.data)
-            g = xp.ones_like(t.data)
+                    "(autograd.grad) of that shape", RuntimeError)
+            g = backend.get_array_module(t.data).ones_like(t.data)
             grads.append(Tensor._wrap(g) if create_graph else g)
             continue
         if not isinstance(g, Tensor):
             g = Tensor._wrap(backend.get_array_module(t.data).asarray(g, dtype=t.data.dtype))
         if g.shape != t.shape:
-            raise RuntimeError(
-                f"{op}: mismatch in shape: grad_output[{i}] has a shape of {tuple(g.shape)} and "
-                f"output[{i}] has a shape of {tuple(t.shape)}")
+            raise op_error(
+                op, f"mismatch in shape: grad_output[{i}] has a shape of {tuple(g.shape)} and "
+                f"output[{i}] has a shape of {tuple(t.shape)}", RuntimeError)
         if g.data.dtype != t.data.dtype:
             g = g.to(t.dtype)
-        grads.append(g if create_graph else g.data.copy())
+        grads.append(g if create_graph else g.data)  # the engine never writes into a seed
     return grads
 
 
 def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None):
     """Accumulate the gradients of ``tensors`` into the ``.grad`` of the leaves they depend
-    on (``inputs`` restricts which leaves)."""
+    on (``inputs``: only into these tensors, leaves or not).
+
+    ``grad_tensors`` is required for outputs with more than one element.  Saved values
+    are freed afterwards unless ``retain_graph`` (default: ``create_graph``); with
+    ``create_graph=True`` the gradients are themselves differentiable.
+    """
     outputs = _seq(tensors)
-    grads = _seq(grad_tensors)
-    for i, t in enumerate(outputs):
-        if not t.requires_grad:
-            raise RuntimeError(
-                f"element {i} of tensors does not require grad and does not have a grad_fn "
-                "(was it computed under no_grad, or from tensors without requires_grad=True?)")
+    _check_outputs(outputs, "backward")
     if retain_graph is None:
         retain_graph = create_graph
-    initial = _initial_grads(outputs, grads, create_graph, "backward")
-    if inputs is not None:
-        targets = _seq(inputs)
-        got = run_backward(outputs, initial, retain_graph, create_graph, targets=targets)
-        from .engine import _store_grad
-
-        for t, g in zip(targets, got):
-            if g is not None:
-                _store_grad(t, g, create_graph, copy=True)
+    initial = _initial_grads(outputs, _seq(grad_tensors), create_graph, "backward")
+    if inputs is None:
+        run_backward(outputs, initial, retain_graph, create_graph)
         return
-    run_backward(outputs, initial, retain_graph, create_graph)
+    targets = _seq(inputs)
+    if not targets:
+        raise RuntimeError("backward: the 'inputs' argument cannot be empty")
+    for i, t in enumerate(targets):
+        if not isinstance(t, Tensor) or not t.requires_grad:
+            raise RuntimeError(f"backward: inputs[{i}] is not a Tensor that requires grad")
+    got = run_backward(outputs, initial, retain_graph, create_graph, targets=targets)
+    for t, g in zip(targets, got):
+        if g is not None:
+            _store_grad(t, g, create_graph, owned=True)
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
          allow_unused=None, materialize_grads=False):
-    """Gradients of ``outputs`` with respect to ``inputs``, returned (``.grad`` untouched).
+    """Gradients of ``outputs`` with respect to ``inputs`` (a tuple, one per input);
+    ``.grad`` attributes are left alone.
 
-    With ``create_graph=True`` the result is itself differentiable (higher order).
+    ``grad_outputs`` holds the vector of the vector-Jacobian product (required for outputs
+    with more than one element).  With ``create_graph=True`` the results are themselves
+    differentiable (higher order).  An input the outputs do not depend on is an error
+    unless ``allow_unused=True`` (its gradient is then None) or ``materialize_grads=True``
+    (zeros).
     """
     outs = _seq(outputs)
     ins = _seq(inputs)
-    single = not isinstance(inputs, (list, tuple))
     for i, t in enumerate(ins):
         if not isinstance(t, Tensor):
             raise TypeError(f"grad: inputs[{i}] is a {type(t).__name__}, not a Tensor")
         if not t.requires_grad:
-            raise RuntimeError(f"grad: inputs[{i}] does not require grad")
-    for i, t in enumerate(outs):
-        if not t.requires_grad:
-            raise RuntimeError(
-                f"grad: outputs[{i}] does not require grad and does not have a grad_fn")
+            raise RuntimeError(f"grad: one of the differentiated Tensors (inputs[{i}]) does not "
+                               "require grad")
+    _check_outputs(outs, "grad")
+    if allow_unused is None:
+        allow_unused = materialize_grads
+    if not allow_unused and materialize_grads:
+        raise ValueError("grad: allow_unused=False cannot be combined with "
+                         "materialize_grads=True")
     if retain_graph is None:
         retain_graph = create_graph
     initial = _initial_grads(outs, _seq(grad_outputs), create_graph, "grad")
@@ -99,7 +128,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
                 result.append(None)
                 continue
         result.append(g if isinstance(g, Tensor) else Tensor._wrap(g))
-    return tuple(result) if not single or len(result) != 1 else (result[0],)
+    return tuple(result)
 
 
 from ..tensor import Tensor  # noqa: E402

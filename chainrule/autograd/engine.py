@@ -3,7 +3,13 @@ node's VJP (the chain rule), sum gradients back to each input's shape (the one p
 undoes broadcasting), and accumulate into leaves.
 
 Ordering is an iterative depth-first post-order (no recursion, so a 50,000-node chain
-works); its reverse visits every node before the nodes it consumed.
+works); its reverse visits every node before the nodes it consumed.  Gradients travel
+along each node's ``edges`` (captured when the op ran), never through the input Tensors,
+so an in-place op recorded later cannot rewire an earlier node.
+
+Gradient arrays are shared freely while they flow (``add`` hands the same array to both of
+its inputs); an array is *owned* only when the engine knows nobody else holds it, and only
+owned arrays are added to in place or adopted as a leaf's ``.grad`` without a copy.
 """
 
 from __future__ import annotations
@@ -11,13 +17,17 @@ from __future__ import annotations
 from .. import backend
 from .._errors import OpError
 from ..ops.namespace import TENSOR_NS, array_namespace
+from ..ops.registry import Meta, Node
 from .grad_mode import state
+
+_ndarray = backend.ndarray
 
 _FREED = (
     "Trying to backward through the graph a second time (or directly access saved tensors "
     "after they have already been freed). Saved intermediate values of the graph are freed "
     "when you call .backward() or autograd.grad(). Specify retain_graph=True if you need to "
-    "backward through the graph a second time."
+    "backward through the graph a second time or if you need to access saved tensors after "
+    "calling backward."
 )
 
 
@@ -28,14 +38,13 @@ def topological_order(roots):
         if id(root) in seen:
             continue
         seen.add(id(root))
-        stack = [(root, iter(root.inputs))]
+        stack = [(root, iter(root.edges))]
         while stack:
-            node, inputs = stack[-1]
-            for t in inputs:
-                child = t._node
-                if child is not None and id(child) not in seen:
-                    seen.add(id(child))
-                    stack.append((child, iter(child.inputs)))
+            node, edges = stack[-1]
+            for e in edges:
+                if type(e) is Node and id(e) not in seen:
+                    seen.add(id(e))
+                    stack.append((e, iter(e.edges)))
                     break
             else:
                 stack.pop()
@@ -44,37 +53,47 @@ def topological_order(roots):
     return order
 
 
-def _needed(order, targets):
-    """Ids of nodes through which some target is reached (used by autograd.grad to skip
-    the rest of the graph)."""
-    needed = set()
-    for node in reversed(order):  # consumed nodes first
-        for t in node.inputs:
-            if id(t) in targets or (t._node is not None and id(t._node) in needed):
-                needed.add(id(node))
+def _expanding(order, keys):
+    """Ids of the nodes whose VJP autograd.grad must run: those from which a target (a key:
+    the id of a leaf or of a non-leaf's node) is reached.  The rest of the graph is
+    skipped."""
+    expand = set()
+    for node in reversed(order):  # producers before their consumers
+        for e in node.edges:
+            if e is not None and (id(e) in keys or id(e) in expand):
+                expand.add(id(node))
                 break
-    return needed
+    return expand
 
 
 # --------------------------------------------------------------- array / Tensor kits
 
 
-def _sum_to_array(g, shape):
-    """Sum ``g`` over broadcast axes so that it has ``shape`` (the one un-broadcast)."""
-    if g.shape == shape:
-        return g
-    lead = g.ndim - len(shape)
-    if lead >= 0:
-        axes = tuple(range(lead)) + tuple(
-            i + lead for i, s in enumerate(shape) if s == 1 and g.shape[i + lead] != 1
-        )
-        if axes:
-            g = g.sum(axis=axes, keepdims=True)
-        if lead:
-            g = g.reshape(g.shape[lead:])
-    if g.shape != shape:  # a gradient smaller than its input (constant along an axis)
-        g = backend.get_array_module(g).broadcast_to(g, shape)
-    return g
+def _fit_array(g, shape, dtype):
+    """``g`` summed over broadcast axes to ``shape`` (the one un-broadcast) and cast to
+    ``dtype``; also whether that made a new, writable array of its own."""
+    made = False
+    if not backend.is_array(g):  # a NumPy scalar (0-d arithmetic) or a Python number
+        g = backend.np.asarray(g)
+        made = True
+    if g.shape != shape:
+        lead = g.ndim - len(shape)
+        if lead >= 0:
+            axes = tuple(range(lead)) + tuple(
+                i + lead for i, s in enumerate(shape) if s == 1 and g.shape[i + lead] != 1
+            )
+            if axes:
+                g = g.sum(axis=axes, keepdims=True)
+                made = True
+            if lead:
+                g = g.reshape(g.shape[lead:])
+        if g.shape != shape:  # a gradient smaller than its input (constant along an axis)
+            g = backend.get_array_module(g).broadcast_to(g, shape)
+            made = False  # a read-only view
+    if g.dtype != dtype:
+        g = g.astype(dtype)
+        made = True
+    return g, made
 
 
 def _sum_to_tensor(g, shape):
@@ -94,30 +113,91 @@ def _sum_to_tensor(g, shape):
     return g
 
 
+def _fit_tensor(g, shape, dtype):
+    if not isinstance(g, Tensor):
+        g = Tensor._wrap(backend.get_array_module(g).asarray(g, dtype=dtype))
+    g = _sum_to_tensor(g, shape)
+    if g.data.dtype != dtype:
+        g = g.to(backend.from_np(dtype))
+    return g
+
+
+def _private(gi, g, node, in_grads):
+    """True when a VJP made ``gi`` for this input alone: not the incoming gradient, not a
+    view, not a saved array, not returned for two inputs, not from user code."""
+    if gi is g or not backend.is_array(gi) or gi.base is not None or node.prim.custom:
+        return False
+    if gi is node.out:
+        return False
+    for s in node.saved:
+        if s is gi:
+            return False
+    n = 0
+    for x in in_grads:
+        if x is gi:
+            n += 1
+    return n == 1
+
+
 def _check_versions(node):
-    for box, stamp in node.versions:
+    for pos, box, stamp in node.versions:
         if box[0] != stamp:
+            if pos is None:  # a custom Function's saved tensor that is neither input nor output
+                what = "a tensor saved by its forward"
+            else:
+                what = "its output" if pos < 0 else f"its input {pos}"
+                held = node.out if pos < 0 else node.saved[pos]
+                if held is not None:
+                    what += f" (shape {tuple(held.shape)})"
+            where = (f"; the op was called at {node.where}" if node.where else
+                     "; enable anomaly detection (chainrule.autograd.set_detect_anomaly(True)) "
+                     "to see where the op was called")
             raise RuntimeError(
                 "one of the variables needed for gradient computation has been modified by an "
-                f"inplace operation: an input or output of {node.prim.name} "
-                f"(grad_fn={node.name()}) is at version {box[0]}; expected version {stamp}"
-                + (f"; the op was called at {node.where}" if node.where else "")
-                + ". Hint: avoid modifying in place a tensor that a later gradient needs "
-                "(use the out-of-place op, or clone() first)."
+                f"inplace operation: {what} of {node.prim.name} (grad_fn={node.name()}) is at "
+                f"version {box[0]}; expected version {stamp}{where}. Hint: avoid modifying in "
+                "place a tensor that a gradient needs (use the out-of-place op, or clone() "
+                "first)."
             )
 
 
 def _check_finite_grads(node, grads):
-    for g in grads:
+    for i, g in enumerate(grads):
         if g is None:
             continue
         data = g.data if isinstance(g, Tensor) else g
-        if data.dtype.kind == "f" and not bool(backend.get_array_module(data).isfinite(data).all()):
+        xp = backend.get_array_module(data)
+        if data.dtype.kind == "f" and not bool(xp.isfinite(data).all()):
             where = f", at {node.where}" if node.where else ""
             raise OpError(
-                f"anomaly: the backward of {node.prim.name} ({node.name()}) returned NaN or Inf"
-                f"{where}"
+                f"anomaly: the backward of {node.prim.name} ({node.name()}) returned NaN or Inf "
+                f"in the gradient of its input {i}{where}"
             )
+
+
+def _vjp_tensor(node, g):
+    """Run a node's VJP on Tensors so that the backward pass is itself recorded
+    (create_graph).  Saved arrays become Tensors joined to the graph where their values
+    came from (the edge's node, the leaf itself, or this node for its own output), as
+    torch unpacks saved variables."""
+    boxes = {pos: box for pos, box, _ in node.versions}
+    args = []
+    for i, (s, e) in enumerate(zip(node.saved, node.edges)):
+        if type(s) is Meta:
+            args.append(s)
+        elif e is None or type(e) is Node:
+            t = Tensor._wrap(s, requires_grad=e is not None)
+            t._node = e
+            t._version = boxes.get(i, t._version)
+            args.append(t)
+        else:
+            args.append(e)  # a leaf: its own Tensor, so gradients reach its .grad
+    out = None
+    if node.prim.save_out:
+        out = Tensor._wrap(node.out, requires_grad=True)
+        out._node = node
+        out._version = boxes[-1]
+    return node.prim.vjp(TENSOR_NS, g, out, *args, **node.params)
 
 
 # ------------------------------------------------------------------------ the walk
@@ -128,155 +208,130 @@ def run_backward(outputs, out_grads, retain_graph, create_graph, targets=None):
     ``outputs`` (Tensors that require grad).
 
     Without ``targets``: accumulate into leaves' ``.grad`` and return None.  With
-    ``targets`` (a list of Tensors): leave ``.grad`` alone and return their gradients
-    (None where no gradient reached).
+    ``targets`` (Tensors, leaves or not): leave leaves' ``.grad`` alone and return their
+    gradients (None where no gradient reached), each a private array (or a Tensor).
     """
     roots = [t._node for t in outputs if t._node is not None]
     order = topological_order(roots)
-    target_ids = None if targets is None else {id(t): i for i, t in enumerate(targets)}
-    needed = None if targets is None else _needed(order, target_ids)
-    captured = None if targets is None else [None] * len(targets)
-
+    keys = expand = captured = None
+    if targets is not None:
+        keys = {}  # id(leaf or node) -> positions in targets
+        for i, t in enumerate(targets):
+            keys.setdefault(id(t if t._node is None else t._node), []).append(i)
+        expand = _expanding(order, keys)
+        captured = [None] * len(targets)
     tensor_mode = create_graph
-    ns = None
-    grads = {}  # id(node) -> [gradient, owned]; owned gradients may be added to in place
-    leaf_grads = {}  # id(leaf) -> [leaf, gradient, owned]
+    store = {}  # id(node or leaf) -> [node or leaf, gradient so far, owned]
 
-    def accumulate(store, key, g, head=None):
-        entry = store.get(key)
+    def push(dest, g, owned):
+        entry = store.get(id(dest))
         if entry is None:
-            store[key] = [g, False] if head is None else [head, g, False]
-            return
-        pos = 0 if head is None else 1
-        if tensor_mode:
-            entry[pos] = entry[pos] + g
-        elif entry[pos + 1]:
-            entry[pos] += g
+            store[id(dest)] = [dest, g, owned]
+        elif tensor_mode:
+            entry[1] = entry[1] + g
+        elif entry[2]:
+            entry[1] += g
         else:
-            entry[pos] = entry[pos] + g
-            entry[pos + 1] = True
+            total = entry[1] + g
+            entry[1] = total if type(total) is _ndarray else backend.get_array_module(
+                total).asarray(total)
+            entry[2] = True
 
-    # seed the outputs
+    def capture(positions, g, owned):
+        for n, i in enumerate(positions):
+            captured[i] = g if tensor_mode or (owned and n == 0) else g.copy()
+
     for t, g in zip(outputs, out_grads):
-        if target_ids is not None and id(t) in target_ids:
-            i = target_ids[id(t)]
-            captured[i] = g if captured[i] is None else captured[i] + g
-        if t._node is None:
-            accumulate(leaf_grads, id(t), g, head=t)
-        else:
-            accumulate(grads, id(t._node), g)
+        dest = t if t._node is None else t._node
+        if keys is None or id(dest) in keys or id(dest) in expand:
+            push(dest, g, False)
 
     prev_mode = state.enabled
     state.enabled = create_graph
     try:
         for node in order:
-            entry = grads.pop(id(node), None)
+            entry = store.pop(id(node), None)
             if entry is None:
                 continue
-            if needed is not None and id(node) not in needed:
-                continue
-            g = entry[0]
-            if node.freed:
-                raise RuntimeError(_FREED)
+            g = entry[1]
             if node.hooks:
-                for hook in node.hooks:
+                for hook in tuple(node.hooks):
                     r = hook(g if tensor_mode else Tensor._wrap(g))
                     if r is not None:
                         g = r if tensor_mode else r.data
             if node.retained is not None:
                 kept = node.retained()
                 if kept is not None:
-                    _store_grad(kept, g, tensor_mode, copy=True)
+                    _store_grad(kept, g, tensor_mode, owned=False)
+            if keys is not None:
+                positions = keys.get(id(node))
+                if positions is not None:
+                    capture(positions, g, owned=False)
+                if id(node) not in expand:
+                    continue
+            if node.freed:
+                raise RuntimeError(_FREED)
             if node.versions:
                 _check_versions(node)
             if tensor_mode:
                 in_grads = _vjp_tensor(node, g)
             else:
-                if ns is None:
-                    ns = array_namespace(backend.get_array_module(g))
+                ns = array_namespace(backend.get_array_module(g))
                 in_grads = node.prim.vjp(ns, g, node.out, *node.saved, **node.params)
             if state.anomaly:
                 _check_finite_grads(node, in_grads)
-            for t, gi in zip(node.inputs, in_grads):
-                if gi is None or not t.requires_grad:
+            for e, gi in zip(node.edges, in_grads):
+                if gi is None or e is None:
                     continue
-                child = t._node
-                if needed is not None and id(t) not in target_ids and (
-                    child is None or id(child) not in needed
-                ):
+                if keys is not None and id(e) not in keys and id(e) not in expand:
                     continue
-                gi = _fit(gi, t, tensor_mode)
-                if target_ids is not None and id(t) in target_ids:
-                    i = target_ids[id(t)]
-                    captured[i] = gi if captured[i] is None else captured[i] + gi
-                    if child is None:
-                        continue
-                if child is None:
-                    accumulate(leaf_grads, id(t), gi, head=t)
+                if type(e) is Node:
+                    shape, dtype = e.shape, e.np_dtype
                 else:
-                    accumulate(grads, id(child), gi)
-            if not retain_graph:
-                node.saved = node.out = None
+                    shape, dtype = e.data.shape, e.data.dtype
+                if tensor_mode:
+                    push(e, _fit_tensor(gi, shape, dtype), False)
+                else:
+                    owned = _private(gi, g, node, in_grads)
+                    gi, made = _fit_array(gi, shape, dtype)
+                    push(e, gi, owned or made)
+            if not retain_graph and node.versions:
+                # free what was saved (a node that saved nothing can be walked again, as
+                # in torch); params go too: a custom Function keeps its ctx there
+                node.saved = node.out = node.params = None
                 node.freed = True
-        if targets is not None:
-            return captured
-        for leaf, g, owned in leaf_grads.values():
-            hooks = leaf._hooks
-            if hooks:
-                for hook in hooks:
+        for leaf, g, owned in store.values():  # what is left are leaves
+            if leaf._hooks:
+                for hook in tuple(leaf._hooks):
                     r = hook(g if tensor_mode else Tensor._wrap(g))
                     if r is not None:
                         g, owned = (r if tensor_mode else r.data), False
-            _store_grad(leaf, g, tensor_mode, copy=not owned)
+            if keys is not None:
+                capture(keys[id(leaf)], g, owned)
+            else:
+                _store_grad(leaf, g, tensor_mode, owned)
     finally:
         state.enabled = prev_mode
-    return None
+    return captured
 
 
-def _fit(g, t, tensor_mode):
-    """Make a VJP's output match its input: shape (un-broadcast) and dtype."""
-    if tensor_mode:
-        if not isinstance(g, Tensor):
-            g = Tensor._wrap(backend.get_array_module(t.data).asarray(g, dtype=t.data.dtype))
-        g = _sum_to_tensor(g, t.data.shape)
-        if g.data.dtype != t.data.dtype:
-            g = g.to(backend.from_np(t.data.dtype))
-        return g
-    if type(g) is not backend.ndarray:
-        g = backend.get_array_module(t.data).asarray(g)
-    if g.shape != t.data.shape:
-        g = _sum_to_array(g, t.data.shape)
-    if g.dtype != t.data.dtype:
-        g = g.astype(t.data.dtype)
-    return g
-
-
-def _store_grad(t, g, tensor_mode, copy):
-    """Accumulate ``g`` into ``t.grad`` (torch semantics: add when a grad is present)."""
+def _store_grad(t, g, tensor_mode, owned):
+    """Accumulate ``g`` into ``t.grad`` (torch semantics: add when a grad is present).
+    ``owned``: ``g`` is private and may become ``t.grad`` without a copy."""
     if tensor_mode:
         t.grad = g if t.grad is None else t.grad + g
         return
     old = t.grad
     if old is None:
-        if copy or not g.flags.writeable or g.base is not None:
-            g = g.copy()  # never hand out a view of, or an alias to, another gradient
+        if not owned or not g.flags.writeable:
+            g = backend.get_array_module(g).array(g, copy=True)  # never alias a gradient
         t.grad = Tensor._wrap(g)
     elif old.requires_grad or not old.data.flags.writeable or old.data.shape != g.shape:
-        t.grad = Tensor._wrap(old.data + g)
+        total = old.data + g
+        t.grad = Tensor._wrap(backend.get_array_module(total).asarray(total))
     else:
         old.data += g
         old._version[0] += 1
-
-
-def _vjp_tensor(node, g):
-    """Run a node's VJP on Tensors so that the backward pass is recorded (create_graph)."""
-    if node.freed:
-        raise RuntimeError(_FREED)
-    inputs = node.inputs  # the recorded Tensors; the version check vouched for their values
-    out = None
-    if node.prim.save_out:
-        out = node.prim(*inputs, **node.params)  # recomputed so that it is differentiable
-    return node.prim.vjp(TENSOR_NS, g, out, *inputs, **node.params)
 
 
 from ..tensor import Tensor  # noqa: E402

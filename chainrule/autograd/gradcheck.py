@@ -21,20 +21,24 @@ def _outputs(fn, inputs):
 
 
 def _numerical_jacobian(fn, inputs, i, eps):
-    """d outputs / d inputs[i] by central differences: rows = input elements."""
-    x = inputs[i]
-    flat = x.data.reshape(-1)
-    cols = []
-    for k in range(flat.size):
-        orig = flat[k].item()
-        flat[k] = orig + eps
-        plus = [o.data.astype(_np.float64).ravel().copy() for o in _outputs(fn, inputs)]
-        flat[k] = orig - eps
-        minus = [o.data.astype(_np.float64).ravel().copy() for o in _outputs(fn, inputs)]
-        flat[k] = orig
-        cols.append(_np.concatenate([(p - m) / (2 * eps) for p, m in zip(plus, minus)])
+    """d outputs / d inputs[i] by central differences: rows = input elements.  The input's
+    array is perturbed in place, element by element, and restored."""
+    x = inputs[i].data
+    if not x.flags.writeable:
+        raise ValueError(f"gradcheck: input {i} is read-only (an expanded view?); pass a copy")
+    rows = []
+    for index in _np.ndindex(*x.shape):
+        orig = x[index].item()
+        x[index] = orig + eps
+        plus = [backend.to_numpy(o.data).astype(_np.float64).ravel()
+                for o in _outputs(fn, inputs)]
+        x[index] = orig - eps
+        minus = [backend.to_numpy(o.data).astype(_np.float64).ravel()
+                 for o in _outputs(fn, inputs)]
+        x[index] = orig
+        rows.append(_np.concatenate([(p - m) / (2 * eps) for p, m in zip(plus, minus)])
                     if plus else _np.zeros(0))
-    return _np.array(cols)  # (numel(x), total outputs)
+    return _np.array(rows).reshape(x.size, -1)  # (numel(x), total outputs)
 
 
 def _analytical_jacobian(fn, inputs, diff):
@@ -47,14 +51,16 @@ def _analytical_jacobian(fn, inputs, diff):
         if not o.requires_grad:
             row += o.data.size
             continue
+        xp = backend.get_array_module(o.data)
         for k in range(o.data.size):
-            seed = _np.zeros(o.data.size, dtype=o.data.dtype)
+            seed = xp.zeros(o.data.size, dtype=o.data.dtype)
             seed[k] = 1
-            gs = autograd_grad(o, [inputs[i] for i in diff], Tensor._wrap(seed.reshape(o.data.shape)),
-                               retain_graph=True, allow_unused=True)
+            gs = autograd_grad(o, [inputs[i] for i in diff],
+                               Tensor._wrap(seed.reshape(o.data.shape)), retain_graph=True,
+                               allow_unused=True)
             for i, g in zip(diff, gs):
                 if g is not None:
-                    jac[i][:, row] = g.data.astype(_np.float64).ravel()
+                    jac[i][:, row] = backend.to_numpy(g.data).astype(_np.float64).ravel()
             row += 1
     return jac
 
@@ -69,6 +75,8 @@ def gradcheck(fn, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=Tru
     """
     inputs = _as_tuple(inputs)
     diff = [i for i, x in enumerate(inputs) if isinstance(x, Tensor) and x.requires_grad]
+    if not diff:
+        raise ValueError("gradcheck expects at least one input tensor to require gradient")
     for i in diff:
         if inputs[i].data.dtype != _np.float64:
             import warnings
@@ -85,8 +93,9 @@ def gradcheck(fn, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=Tru
             index = _np.unravel_index(el, inputs[i].shape) if inputs[i].ndim else ()
             msg = (f"gradcheck: Jacobian mismatch for input {i} (shape {tuple(inputs[i].shape)}) "
                    f"at element {tuple(int(v) for v in index)}, output element {out_el}: "
-                   f"analytical {a[el, out_el]!r} vs numerical {numerical[el, out_el]!r} "
-                   f"({int(bad.sum())} of {bad.size} entries differ)")
+                   f"analytical {float(a[el, out_el])!r} vs numerical "
+                   f"{float(numerical[el, out_el])!r} ({int(bad.sum())} of {bad.size} entries "
+                   "differ)")
             if raise_exception:
                 raise GradcheckError(msg)
             return False

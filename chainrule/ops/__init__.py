@@ -5,6 +5,7 @@ from the table at the bottom: each method is one op."""
 from __future__ import annotations
 
 from . import activation, elementwise as E, index, linalg, reduce, shape  # noqa: F401
+from . import layers, loss, special  # noqa: F401  (nn primitives)
 from .functional import *  # noqa: F401,F403
 from .functional import (
     _dim1, _dims, _index_key, abs, add, all, amax, amin, any, argmax, argmin, cat, ceil, chunk,

@@ -89,7 +89,8 @@ class power:
         return x**y
 
     def vjp(ns, g, out, x, y):
-        gx = g * y * x ** (y - 1)
+        # d/dx x**y = y x**(y-1), defined as 0 where y == 0 (0 * 0**-1 would be NaN), as torch
+        gx = ns.where(y == 0, 0, g * y * x ** (y - 1))
         # d/dy x**y = x**y log x; torch defines it as 0 where x == 0 and y >= 0
         safe_log = ns.log(ns.where(x == 0, 1, x))
         gy = ns.where((x == 0) & (y >= 0), 0, g * out * safe_log)

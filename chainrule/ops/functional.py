@@ -9,7 +9,7 @@ import builtins
 from numbers import Number
 
 from .. import backend
-from .._errors import op_error
+from .._errors import describe, op_error
 from . import activation, elementwise as E, index as I, linalg, reduce as R, shape as S
 from .operands import as_tensor_like, binary, cast, operands
 from .registry import apply
@@ -35,7 +35,7 @@ def _dims(op, dim, ndim):
                 f"but got {d})", IndexError)
         out.append(d % ndim)
     if len(set(out)) != len(out):
-        raise op_error(op, f"dim {dim} names an axis more than once", ValueError)
+        raise op_error(op, f"dim {dim} appears multiple times in the list of dims")
     return tuple(sorted(out))
 
 
@@ -61,6 +61,13 @@ def _float_input(op, x):
     return x
 
 
+def _floating(op, x, msg):
+    """torch refuses integer and bool input for these ops (no silent conversion)."""
+    if x.data.dtype.kind != "f":
+        raise op_error(op, f"{msg}, got {backend.from_np(x.data.dtype)}")
+    return x
+
+
 def _nondiff(data):
     return Tensor._wrap(data)
 
@@ -70,7 +77,7 @@ def _nondiff(data):
 
 def add(input, other, *, alpha=1):
     if alpha != 1:
-        other = mul(other, alpha)
+        other = mul(other, alpha) if isinstance(other, Tensor) else other * alpha
     if not isinstance(input, Tensor):
         return binary(E.add, other, input)
     return binary(E.add, input, other)
@@ -78,10 +85,16 @@ def add(input, other, *, alpha=1):
 
 def sub(input, other, *, alpha=1):
     if alpha != 1:
-        other = mul(other, alpha)
-    if not isinstance(input, Tensor):
-        input, other = operands("subtract", input, other)
-    return binary(E.subtract, input, other)
+        other = mul(other, alpha) if isinstance(other, Tensor) else other * alpha
+    if isinstance(input, Tensor) and isinstance(other, Tensor) and (
+            input.data.dtype == other.data.dtype):
+        return apply(E.subtract, input, other)  # (bool - bool is refused by the primitive)
+    for x in (input, other):
+        if isinstance(x, bool) or (isinstance(x, Tensor) and x.data.dtype.kind == "b"):
+            raise op_error("sub", "subtraction with a bool tensor or value is not supported "
+                           "(as in torch); to invert a mask use ~ or logical_not()",
+                           RuntimeError)
+    return binary(E.subtract, input, other)  # promotes; a scalar may come first
 
 
 def mul(input, other):
@@ -97,8 +110,10 @@ def div(input, other, *, rounding_mode=None):
         q = div(input, other)
         return _nondiff(_np.trunc(q.data).astype(result_dtype_of(input, other)))
     if rounding_mode is not None:
-        raise op_error("div", f"rounding_mode must be None, 'trunc' or 'floor', got {rounding_mode!r}",
-                       ValueError)
+        raise op_error("div", "rounding_mode must be None, 'trunc' or 'floor', got "
+                       f"{rounding_mode!r}")
+    if isinstance(input, Tensor) and input.data.dtype.kind == "f":
+        return binary(E.divide, input, other)  # a float tensor makes the result float
     a, b = operands("divide", input, other)
     if a.data.dtype.kind in "biu":  # true division of integers gives floats, as in torch
         a, b = _float_input("divide", a), _float_input("divide", b)
@@ -114,21 +129,45 @@ def result_dtype_of(*xs):
 def floor_divide(input, other):
     """Floor division; not differentiable (as torch), so the result never requires grad."""
     a, b = operands("floor_divide", input, other)
-    return _nondiff(backend.get_array_module(a.data).floor_divide(a.data, b.data))
+    _no_bool("floor_divide", a)
+    try:
+        return _nondiff(backend.get_array_module(a.data).floor_divide(a.data, b.data))
+    except (ValueError, TypeError) as exc:
+        raise op_error("floor_divide", f"{exc} (operands {describe(a)}, {describe(b)})",
+                       RuntimeError) from None
 
 
 def remainder(input, other):
     a, b = operands("remainder", input, other)
+    _no_bool("remainder", a)
     return apply(E.remainder, a, b)
 
 
+def _no_bool(op, x):
+    """torch implements some integer ops for integers only, not bool."""
+    if x.data.dtype.kind == "b":
+        raise op_error(op, "not implemented for bool tensors")
+
+
 def pow(input, exponent):
+    """``input ** exponent``; a Python-number exponent uses ``power_scalar`` (no log)."""
+    if isinstance(input, Tensor) and isinstance(exponent, (bool, _np.bool_)):
+        if input.data.dtype.kind == "b":  # torch: bool ** True is the input, ** False is True
+            xp = backend.get_array_module(input.data)
+            return _nondiff(input.data.copy() if exponent else xp.ones_like(input.data))
+        exponent = int(exponent)
     if isinstance(input, Tensor) and isinstance(exponent, Number) and not isinstance(exponent, bool):
         x = input
-        if x.data.dtype.kind in "biu" and (isinstance(exponent, float) or exponent < 0):
+        if x.data.dtype.kind == "b" and isinstance(exponent, int):
+            x = cast(x, _np.dtype(_np.int64))  # bool ** int is int64 in torch
+        if x.data.dtype.kind in "biu" and isinstance(exponent, float):
             x = _float_input("pow", x)
+        elif x.data.dtype.kind in "biu" and exponent < 0:
+            raise op_error("pow", f"integers to negative integer powers are not allowed "
+                           f"({x.dtype} tensor ** {exponent})", RuntimeError)
         return apply(E.power_scalar, x, c=exponent)
     a, b = operands("power", input, exponent)
+    _no_bool("pow", a)
     return apply(E.power, a, b)
 
 
@@ -148,21 +187,44 @@ def where(condition, input, other):
     """Elements of ``input`` where ``condition`` is True, else of ``other`` (broadcast)."""
     cond = _tensor("where", condition)
     if cond.data.dtype.kind != "b":
-        raise op_error("where", f"condition must be a bool tensor, got {backend.from_np(cond.data.dtype)}",
-                       TypeError)
+        raise op_error("where", "expected condition to be a bool tensor, got "
+                       f"{backend.from_np(cond.data.dtype)}")
+    if not isinstance(input, Tensor) and not isinstance(other, Tensor):
+        # two Python scalars: torch's default dtypes (float32 for floats, int64 for ints)
+        from .operands import result_dtype
+
+        dt = result_dtype((input, other))
+        input, other = as_tensor_like(input, dt, cond), as_tensor_like(other, dt, cond)
     a, b = operands("where", input, other)
+    _broadcast("where", cond, a, b)
     return apply(E.where, cond, a, b)
+
+
+def _broadcast(op, *tensors):
+    """The broadcast shape of ``tensors``, or an error naming ``op`` and their shapes."""
+    try:
+        return _np.broadcast_shapes(*(t.shape for t in tensors))
+    except ValueError:
+        shapes = " and ".join(str(tuple(t.shape)) for t in tensors)
+        raise op_error(op, f"shapes {shapes} do not broadcast") from None
 
 
 def clamp(input, min=None, max=None):
     if min is None and max is None:
-        raise op_error("clamp", "at least one of 'min' or 'max' must not be None", ValueError)
+        raise op_error("clamp", "at least one of 'min' or 'max' must not be None")
     if isinstance(min, Tensor) or isinstance(max, Tensor):
-        out = input
-        if min is not None:
-            out = maximum(out, min)
-        if max is not None:
-            out = minimum(out, max)
+        # composed from where so that a value on a bound passes its gradient to ``input``
+        # (torch's clamp), not half to each as maximum/minimum would
+        bounds = [b for b in (min, max) if b is not None]
+        x, *bounds = operands("clamp", input, *bounds)
+        lo = bounds.pop(0) if min is not None else None
+        hi = bounds.pop(0) if max is not None else None
+        _broadcast("clamp", x, *(b for b in (lo, hi) if b is not None))
+        out = x
+        if lo is not None:
+            out = apply(E.where, out < lo, lo, out)
+        if hi is not None:
+            out = apply(E.where, out > hi, hi, out)
         return out
     x = input
     if x.data.dtype.kind in "biu" and (isinstance(min, float) or isinstance(max, float)):
@@ -173,11 +235,13 @@ def clamp(input, min=None, max=None):
 clip = clamp
 
 
-def _unary(prim, float_only=True):
+def _unary(prim, float_only=True, bool_ok=True):
     def fn(input):
         x = _tensor(prim.name, input)
         if float_only:
             x = _float_input(prim.name, x)
+        elif not bool_ok:
+            _no_bool(prim.name, x)
         return apply(prim, x)
 
     fn.__name__ = prim.name
@@ -194,15 +258,26 @@ sin = _unary(E.sin)
 cos = _unary(E.cos)
 tanh = _unary(E.tanh)
 sigmoid = _unary(E.sigmoid)
-relu = _unary(E.relu, float_only=False)
-abs = _unary(E.absolute, float_only=False)
-sign = _unary(E.sign, float_only=False)
-floor = _unary(E.floor, float_only=False)
-ceil = _unary(E.ceil, float_only=False)
+relu = _unary(E.relu, float_only=False, bool_ok=False)
+abs = _unary(E.absolute, float_only=False, bool_ok=False)
+floor = _unary(E.floor, float_only=False, bool_ok=False)
+ceil = _unary(E.ceil, float_only=False, bool_ok=False)
+_sign = _unary(E.sign, float_only=False)
+
+
+def sign(input):
+    """-1, 0 or 1 elementwise (a primitive, zero gradient); bool tensors are their own sign."""
+    x = _tensor("sign", input)
+    if x.data.dtype.kind == "b":
+        return _nondiff(x.data.copy())
+    return _sign(x)
 
 
 def round(input, decimals=0):
-    return apply(E.round, input, decimals=decimals)
+    """Round half to even (to ``decimals`` places), as torch.round; zero gradient."""
+    x = _tensor("round", input)
+    _no_bool("round", x)
+    return apply(E.round, x, decimals=decimals)
 
 
 def rsqrt(input):
@@ -239,9 +314,16 @@ def sum(input, dim=None, keepdim=False, *, dtype=None):
     x = _tensor("sum", input)
     if dtype is not None:
         x = cast(x, backend.as_dtype(dtype).np)
-    elif x.data.dtype.kind in "bi" and x.data.dtype != _np.int64:
-        x = cast(x, _np.dtype(_np.int64))  # torch sums bools and small ints as int64
+    else:
+        x = _int64_accumulator(x)
     return apply(R.sum, x, axis=_dims("sum", dim, x.ndim), keepdims=keepdim)
+
+
+def _int64_accumulator(x):
+    """torch sums, multiplies and accumulates bools and integers as int64."""
+    if x.data.dtype.kind in "biu" and x.data.dtype != _np.int64:
+        return cast(x, _np.dtype(_np.int64))
+    return x
 
 
 def mean(input, dim=None, keepdim=False, *, dtype=None):
@@ -251,7 +333,7 @@ def mean(input, dim=None, keepdim=False, *, dtype=None):
         x = cast(x, backend.as_dtype(dtype).np)
     if x.data.dtype.kind != "f":
         raise op_error("mean", f"could not infer output dtype: input dtype is "
-                       f"{backend.from_np(x.data.dtype)}; use a floating dtype", TypeError)
+                       f"{backend.from_np(x.data.dtype)}; use a floating dtype")
     axes = _dims("mean", dim, x.ndim)
     count = _count(x.shape, axes)
     return sum(x, dim, keepdim) / count
@@ -264,30 +346,39 @@ def _count(shape, axes):
     return n
 
 
-def prod(input, dim=None, keepdim=False):
+def prod(input, dim=None, keepdim=False, *, dtype=None):
+    """Product over ``dim`` (an int in torch; chainrule also takes a tuple); exact
+    first-order gradient with zeros."""
     x = _tensor("prod", input)
+    x = cast(x, backend.as_dtype(dtype).np) if dtype is not None else _int64_accumulator(x)
     axes = None if dim is None else _dims("prod", dim, x.ndim)
     return apply(R.prod, x, axis=axes, keepdims=keepdim)
 
 
 def amax(input, dim=(), keepdim=False):
-    x = _tensor("amax", input)
-    axes = None if dim == () or dim is None else _dims("amax", dim, x.ndim)
-    _nonempty("amax", x, axes)
-    return apply(R.amax, x, axis=axes, keepdims=keepdim)
+    """Maximum over ``dim`` (all dims by default); ties share the gradient equally."""
+    return _amax_amin("amax", R.amax, input, dim, keepdim)
 
 
 def amin(input, dim=(), keepdim=False):
-    x = _tensor("amin", input)
-    axes = None if dim == () or dim is None else _dims("amin", dim, x.ndim)
-    _nonempty("amin", x, axes)
-    return apply(R.amin, x, axis=axes, keepdims=keepdim)
+    """Minimum over ``dim`` (all dims by default); ties share the gradient equally."""
+    return _amax_amin("amin", R.amin, input, dim, keepdim)
+
+
+def _amax_amin(op, prim, input, dim, keepdim):
+    x = _tensor(op, input)
+    axes = None if dim == () or dim is None else _dims(op, dim, x.ndim)
+    _nonempty(op, x, axes)
+    return apply(prim, x, axis=axes, keepdims=keepdim)
 
 
 def _nonempty(op, x, axes):
-    if x.data.size == 0:
-        raise op_error(op, f"cannot reduce an empty tensor of shape {tuple(x.shape)} "
-                       "(the operation has no identity)", IndexError)
+    """Reducing over an axis of size zero has no answer (no identity); torch raises."""
+    reduced = range(x.ndim) if axes is None else axes
+    if x.data.size == 0 and (axes is None or builtins.any(x.shape[a] == 0 for a in reduced)):
+        raise op_error(op, f"cannot reduce over a zero-size dimension of a tensor of shape "
+                       f"{tuple(x.shape)} (the operation has no identity)",
+                       RuntimeError if axes is None else IndexError)  # torch's classes
 
 
 class return_types:
@@ -313,7 +404,7 @@ def _extreme(op, arg_fn, full_fn, input, dim, keepdim, other):
     if other is not None:
         return (maximum if op == "max" else minimum)(x, other)
     if dim is None:
-        return full_fn(x)
+        return _amax_amin(op, full_fn, x, None, False)
     d = _dim1(op, dim, x.ndim)
     _nonempty(op, x, (d,))
     idx = arg_fn(x, d, keepdim=True)
@@ -326,11 +417,11 @@ def _extreme(op, arg_fn, full_fn, input, dim, keepdim, other):
 def max(input, dim=None, keepdim=False, *, other=None):
     """Full maximum (ties share the gradient), or (values, indices) along ``dim`` (the
     gradient goes to the first maximal element, as in torch)."""
-    return _extreme("max", argmax, amax, input, dim, keepdim, other)
+    return _extreme("max", argmax, R.amax, input, dim, keepdim, other)
 
 
 def min(input, dim=None, keepdim=False, *, other=None):
-    return _extreme("min", argmin, amin, input, dim, keepdim, other)
+    return _extreme("min", argmin, R.amin, input, dim, keepdim, other)
 
 
 def argmax(input, dim=None, keepdim=False):
@@ -360,7 +451,7 @@ def _arg(op, input, dim, keepdim):
 def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     """Variance, composed: sum((x - mean)^2) / (N - correction); correction=1 by default
     (unbiased), as in torch."""
-    x = _float_input("var", _tensor("var", input))
+    x = _floating("var", _tensor("var", input), "std and var only support floating point dtypes")
     if correction is None:
         correction = 1 if unbiased is None or unbiased else 0
     axes = _dims("var", dim, x.ndim)
@@ -370,13 +461,28 @@ def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
 
 
 def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
-    return sqrt(var(input, dim, unbiased, keepdim, correction=correction))
+    """sqrt(var), composed; the gradient is 0 where std == 0 (constant input), as in torch,
+    instead of sqrt's infinite slope at 0."""
+    return _safe_root(var(input, dim, unbiased, keepdim, correction=correction), 0.5)
+
+
+def _safe_root(s, power):
+    """``s ** power`` (0 < power < 1) whose gradient is 0, not inf or NaN, where s == 0."""
+    zero = s == 0
+    if not bool(zero.data.any()):
+        return sqrt(s) if power == 0.5 else s**power
+    root = sqrt(where(zero, 1.0, s)) if power == 0.5 else where(zero, 1.0, s) ** power
+    return where(zero, 0.0, root)
 
 
 def logsumexp(input, dim, keepdim=False):
     """log(sum(exp(x))), composed stably: the (constant) maximum is taken out first."""
     x = _float_input("logsumexp", _tensor("logsumexp", input))
     axes = _dims("logsumexp", dim, x.ndim)
+    reduced = range(x.ndim) if axes is None else axes
+    if builtins.any(x.shape[a] == 0 for a in reduced):  # log of an empty sum: -inf
+        out = log(sum(exp(x), axes, keepdim=True))
+        return out if keepdim else _squeeze_dims(out, axes, x.ndim)
     m = amax(x, axes, keepdim=True).detach()
     m = where(isfinite(m), m, 0.0)  # all -inf along an axis: keep log(0) = -inf, no NaN
     out = log(sum(exp(x - m), axes, keepdim=True)) + m
@@ -392,7 +498,7 @@ def _squeeze_dims(t, axes, ndim):
 def norm(input, p="fro", dim=None, keepdim=False):
     """Vector p-norm over ``dim`` (all elements by default); p = 2 / 'fro' is a primitive
     (zero gradient at zero), other p are composed."""
-    x = _float_input("norm", _tensor("norm", input))
+    x = _floating("norm", _tensor("norm", input), "expected a floating point tensor as input")
     axes = _dims("norm", dim, x.ndim)
     if p in ("fro", 2, 2.0):
         return apply(R.norm2, x, axis=axes, keepdims=keepdim)
@@ -403,8 +509,8 @@ def norm(input, p="fro", dim=None, keepdim=False):
     if p == 1:
         return sum(abs(x), dim, keepdim)
     if not isinstance(p, Number) or p <= 0:
-        raise op_error("norm", f"p must be a positive number, 'fro' or inf, got {p!r}", ValueError)
-    return sum(abs(x) ** p, dim, keepdim) ** (1.0 / p)
+        raise op_error("norm", f"p must be a positive number, 'fro' or inf, got {p!r}")
+    return _safe_root(sum(abs(x) ** p, dim, keepdim), 1.0 / p)  # gradient 0 at 0, as torch
 
 
 def all(input, dim=None, keepdim=False):
@@ -421,8 +527,7 @@ def any(input, dim=None, keepdim=False):
 
 def cumsum(input, dim, *, dtype=None):
     x = _tensor("cumsum", input)
-    if dtype is not None:
-        x = cast(x, backend.as_dtype(dtype).np)
+    x = cast(x, backend.as_dtype(dtype).np) if dtype is not None else _int64_accumulator(x)
     if x.ndim == 0:
         return x.clone()
     return apply(R.cumsum, x, axis=_dim1("cumsum", dim, x.ndim))
@@ -466,7 +571,7 @@ def flatten(input, start_dim=0, end_dim=-1):
     s = _dim1("flatten", start_dim, x.ndim)
     e = _dim1("flatten", end_dim, x.ndim)
     if s > e:
-        raise op_error("flatten", "start_dim cannot come after end_dim", ValueError)
+        raise op_error("flatten", "start_dim cannot come after end_dim")
     n = 1
     for d in x.shape[s:e + 1]:
         n *= d
@@ -630,7 +735,7 @@ def split(tensor, split_size_or_sections, dim=0):
     if isinstance(split_size_or_sections, int):
         size = split_size_or_sections
         if size <= 0:
-            raise op_error("split", f"split_size must be positive, got {size}", ValueError)
+            raise op_error("split", f"split_size must be positive, got {size}")
         sizes = [size] * (n // size) + ([n % size] if n % size else [])
         if not sizes:
             sizes = [0]
@@ -649,7 +754,7 @@ def split(tensor, split_size_or_sections, dim=0):
 
 def chunk(input, chunks, dim=0):
     if chunks <= 0:
-        raise op_error("chunk", f"chunks must be positive, got {chunks}", ValueError)
+        raise op_error("chunk", f"chunks must be positive, got {chunks}")
     n = input.shape[_dim1("chunk", dim, input.ndim)]
     size = -(-n // chunks) if n else 1
     return split(input, builtins.max(size, 1), dim)
@@ -690,17 +795,40 @@ def getitem(x, key):
     return apply(I.getitem, x, index=index)
 
 
+def _int_index(op, index, what="index"):
+    index = _tensor(op, index)
+    if index.data.dtype.kind not in "iu":
+        raise op_error(op, f"{what} must be an integer (long) tensor, got "
+                       f"{backend.from_np(index.data.dtype)}")
+    return index
+
+
+def _in_range(op, index, size, d, negative_ok=False):
+    """Every index addresses an element of a dim of ``size`` (checked before any work)."""
+    if not index.data.size:
+        return
+    lo, hi = int(index.data.min()), int(index.data.max())
+    if hi >= size or lo < (-size if negative_ok else 0):
+        bad = hi if hi >= size else lo
+        raise op_error(op, f"index {bad} is out of bounds for dimension {d} with size {size}",
+                       IndexError if negative_ok else RuntimeError)
+
+
 def take_along_dim(input, indices, dim=None):
-    x = input
-    idx = indices
+    """Elements of ``input`` at ``indices`` along ``dim`` (``input.flatten()`` when dim is
+    None); the other dims broadcast, as in torch.  Negative indices count from the end."""
+    x = _tensor("take_along_dim", input)
+    idx = _int_index("take_along_dim", indices, "indices")
     if dim is None:
+        _in_range("take_along_dim", idx, x.data.size, 0, negative_ok=True)
         return apply(I.take_along_axis, reshape(x, -1), reshape(idx, -1), axis=0)
+    if x.ndim == 0:
+        return take_along_dim(x, idx, None).reshape(idx.shape)
     d = _dim1("take_along_dim", dim, x.ndim)
-    if idx.data.dtype.kind not in "iu":
-        raise op_error("take_along_dim", "indices must be an integer tensor", TypeError)
     if idx.ndim != x.ndim:
         raise op_error("take_along_dim", f"input {tuple(x.shape)} and indices {tuple(idx.shape)} "
-                       "should have the same number of dimensions", RuntimeError)
+                       "should have the same number of dimensions")
+    _in_range("take_along_dim", idx, x.shape[d], d, negative_ok=True)
     # broadcast the other dims, as torch.take_along_dim does
     xs, ids = list(x.shape), list(idx.shape)
     xs[d] = ids[d] = 1
@@ -708,7 +836,7 @@ def take_along_dim(input, indices, dim=None):
         shape = _np.broadcast_shapes(tuple(xs), tuple(ids))
     except ValueError:
         raise op_error("take_along_dim", f"shapes {tuple(x.shape)} and {tuple(idx.shape)} do "
-                       "not broadcast outside dim", RuntimeError) from None
+                       "not broadcast outside dim") from None
     xt = expand(x, shape[:d] + (x.shape[d],) + shape[d + 1:])
     it = _nondiff(_np.broadcast_to(idx.data, shape[:d] + (idx.shape[d],) + shape[d + 1:]))
     return apply(I.take_along_axis, xt, it, axis=d)
@@ -716,18 +844,20 @@ def take_along_dim(input, indices, dim=None):
 
 def gather(input, dim, index):
     """torch.gather: out[i][j] = input[index[i][j]][j] (dim=0); index may be smaller than
-    input outside ``dim``."""
-    x = input
+    input outside ``dim``; indices must lie in [0, size) (torch rejects negatives)."""
+    x = _tensor("gather", input)
+    index = _int_index("gather", index)
     d = _dim1("gather", dim, x.ndim)
-    if index.data.dtype.kind not in "iu":
-        raise op_error("gather", "index must be an integer tensor", TypeError)
+    if x.ndim == 0 or index.ndim == 0:  # torch treats 0-d tensors as 1-element vectors here
+        if x.ndim > 1 or index.ndim > 1:
+            raise op_error("gather", f"index {tuple(index.shape)} and input {tuple(x.shape)} "
+                           "must have the same number of dimensions")
+        return gather(reshape(x, 1), 0, reshape(index, -1)).reshape(index.shape)
     if index.ndim != x.ndim or builtins.any(
             i > s for k, (i, s) in enumerate(zip(index.shape, x.shape)) if k != d):
         raise op_error("gather", f"index {tuple(index.shape)} must have the same number of "
-                       f"dimensions as input {tuple(x.shape)} and be no larger outside dim {d}",
-                       RuntimeError)
-    if index.data.size and (index.data.max() >= x.shape[d] or index.data.min() < -x.shape[d]):
-        raise op_error("gather", f"index out of range for dim {d} of size {x.shape[d]}", IndexError)
+                       f"dimensions as input {tuple(x.shape)} and be no larger outside dim {d}")
+    _in_range("gather", index, x.shape[d], d)
     block = tuple(slice(0, n) if k != d else slice(None) for k, n in enumerate(index.shape))
     src = x[block] if tuple(s for k, s in enumerate(x.shape) if k != d) != tuple(
         s for k, s in enumerate(index.shape) if k != d) else x
@@ -735,44 +865,71 @@ def gather(input, dim, index):
 
 
 def scatter_add(input, dim, index, src):
-    x = input
+    """``input`` with ``src[i][j]`` added at ``[index[i][j]][j]`` (dim=0); repeated indices
+    accumulate.  Only the leading ``index.shape`` block of ``src`` is used, as in torch."""
+    x = _tensor("scatter_add", input)
+    index = _int_index("scatter_add", index)
+    src = _tensor("scatter_add", src)
     d = _dim1("scatter_add", dim, x.ndim)
-    if index.data.dtype.kind not in "iu":
-        raise op_error("scatter_add", "index must be an integer tensor", TypeError)
+    if x.ndim == 0:
+        out = scatter_add(reshape(x, 1), 0, reshape(index, -1), reshape(src, -1))
+        return out.reshape(())
     if index.ndim != x.ndim or src.ndim != x.ndim or builtins.any(
             i > s for i, s in zip(index.shape, src.shape)) or builtins.any(
             i > s for k, (i, s) in enumerate(zip(index.shape, x.shape)) if k != d):
         raise op_error("scatter_add", f"index {tuple(index.shape)} must fit inside src "
-                       f"{tuple(src.shape)} and, outside dim {d}, inside input {tuple(x.shape)}",
-                       RuntimeError)
-    if index.data.size and (index.data.max() >= x.shape[d] or index.data.min() < -x.shape[d]):
-        raise op_error("scatter_add", f"index out of range for dim {d} of size {x.shape[d]}",
-                       IndexError)
-    a, s = operands("scatter_add", x, src)
-    return apply(I.scatter_add, a, index, s, axis=d)
+                       f"{tuple(src.shape)} and, outside dim {d}, inside input {tuple(x.shape)}")
+    _in_range("scatter_add", index, x.shape[d], d)
+    if src.data.dtype != x.data.dtype:
+        raise op_error("scatter_add", f"expected src ({backend.from_np(src.data.dtype)}) to have "
+                       f"the dtype of self ({backend.from_np(x.data.dtype)})")
+    return apply(I.scatter_add, x, index, src, axis=d)
 
 
 def index_select(input, dim, index):
-    d = _dim1("index_select", dim, input.ndim)
+    """The slices of ``input`` at ``index`` (0-D or 1-D, in [0, size)) along ``dim``;
+    repeated indices accumulate their gradients."""
+    x = _tensor("index_select", input)
+    index = _int_index("index_select", index)
+    d = _dim1("index_select", dim, x.ndim)
     if index.ndim > 1:
         raise op_error("index_select", "index must be a 0-D or 1-D tensor", IndexError)
-    return getitem(input, (slice(None),) * d + (reshape(index, -1),))
+    _in_range("index_select", index, x.shape[d] if x.ndim else 1, d)
+    if x.ndim == 0:
+        return getitem(reshape(x, 1), reshape(index, -1)).reshape(index.shape)
+    return getitem(x, (slice(None),) * d + (reshape(index, -1),))
 
 
 def masked_fill(input, mask, value):
-    """where(mask, value, input), composed."""
+    """where(mask, value, input), composed: ``value`` (a number or a 0-d tensor, which gets
+    the gradient of the filled places) in ``input``'s dtype; ``mask`` broadcasts."""
+    x = _tensor("masked_fill", input)
+    mask = _tensor("masked_fill", mask)
+    if mask.data.dtype.kind != "b":
+        raise op_error("masked_fill", "only supports boolean masks, but got mask with dtype "
+                       f"{backend.from_np(mask.data.dtype)}")
     if isinstance(value, Tensor):
-        value = cast(value, input.data.dtype)
+        if value.ndim:
+            raise op_error("masked_fill", "only supports a 0-dimensional value tensor, but got "
+                           f"tensor with {value.ndim} dimension(s)")
+        value = cast(value, x.data.dtype)
     else:
-        value = as_tensor_like(value, input.data.dtype, input)
-    return apply(E.where, mask, value if value.ndim else expand(value, input.shape), input)
+        value = as_tensor_like(value, x.data.dtype, x)
+    _broadcast("masked_fill", mask, x)
+    return apply(E.where, mask, value, x)
 
 
 # ------------------------------------------------------------------ linear algebra
 
 
 def matmul(input, other):
-    a, b = operands("matmul", input, other) if input.data.dtype != other.data.dtype else (input, other)
+    """numpy/torch matmul: 1-D operands are promoted and squeezed, batch dims broadcast.
+    Both operands must have one dtype (torch does not promote here), and not bool."""
+    a, b = _tensor("matmul", input), _tensor("matmul", other)
+    if a.data.dtype != b.data.dtype:
+        raise op_error("matmul", f"expected both operands to have the same dtype, but found "
+                       f"{backend.from_np(a.data.dtype)} and {backend.from_np(b.data.dtype)}")
+    _no_bool("matmul", a)
     if a.ndim == 0 or b.ndim == 0:
         raise op_error("matmul", f"both arguments need at least 1 dimension, got shapes "
                        f"{tuple(a.shape)} and {tuple(b.shape)}", RuntimeError)
@@ -834,12 +991,12 @@ def einsum(equation, *operands_):
         operands_ = tuple(operands_[0])
     eq = equation.replace(" ", "")
     if "..." in eq:
-        raise op_error("einsum", "ellipsis ('...') is not supported; write the axes out", ValueError)
+        raise op_error("einsum", "ellipsis ('...') is not supported; write the axes out")
     lhs, arrow, rhs = eq.partition("->")
     ins = lhs.split(",")
     if len(ins) != len(operands_):
         raise op_error("einsum", f"{equation!r} names {len(ins)} operands but {len(operands_)} "
-                       "were given", ValueError)
+                       "were given")
     if not arrow:
         counts = {}
         for c in "".join(ins):
@@ -848,10 +1005,10 @@ def einsum(equation, *operands_):
     for sub, x in zip(ins, operands_):
         if len(set(sub)) != len(sub):
             raise op_error("einsum", f"repeated index in operand {sub!r} (diagonals) is not "
-                           "supported", ValueError)
+                           "supported")
         if len(sub) != x.ndim:
             raise op_error("einsum", f"operand {sub!r} has {len(sub)} letters but the tensor "
-                           f"has shape {tuple(x.shape)}", ValueError)
+                           f"has shape {tuple(x.shape)}")
     xs = operands("einsum", *operands_)
     return apply(linalg.einsum, *xs, spec=(ins, rhs))
 
@@ -860,21 +1017,25 @@ def einsum(equation, *operands_):
 
 
 def softmax(input, dim=-1, dtype=None):
-    x = _float_input("softmax", input)
-    if dtype is not None:
-        x = cast(x, backend.as_dtype(dtype).np)
-    if x.ndim == 0:
-        return apply(activation.softmax, reshape(x, 1), axis=0).reshape(())
-    return apply(activation.softmax, x, axis=_dim1("softmax", dim, x.ndim))
+    """exp(x) / sum(exp(x)) along ``dim``, stably (a primitive); integer input needs
+    ``dtype``, as in torch."""
+    return _softmax_family("softmax", activation.softmax, input, dim, dtype)
 
 
 def log_softmax(input, dim=-1, dtype=None):
-    x = _float_input("log_softmax", input)
+    """x - logsumexp(x) along ``dim``, stably (a primitive)."""
+    return _softmax_family("log_softmax", activation.log_softmax, input, dim, dtype)
+
+
+def _softmax_family(op, prim, input, dim, dtype):
+    x = _tensor(op, input)
     if dtype is not None:
         x = cast(x, backend.as_dtype(dtype).np)
+    x = _floating(op, x, "expected a floating point tensor (or pass dtype=)")
+    d = _dim1(op, dim, x.ndim)
     if x.ndim == 0:
-        return apply(activation.log_softmax, reshape(x, 1), axis=0).reshape(())
-    return apply(activation.log_softmax, x, axis=_dim1("log_softmax", dim, x.ndim))
+        return apply(prim, reshape(x, 1), axis=0).reshape(())
+    return apply(prim, x, axis=d)
 
 
 from ..tensor import Size, Tensor  # noqa: E402

@@ -71,7 +71,9 @@ class scatter_add:
         return out
 
     def vjp(ns, g, out, x, idx, src, axis):
-        gsrc = ns.take_along_axis(g, idx, axis=axis)
+        # index may be smaller than the input outside ``axis``: read the matching block of g
+        block = tuple(slice(None) if k == axis else slice(0, n) for k, n in enumerate(idx.shape))
+        gsrc = ns.take_along_axis(g[block], idx, axis=axis)
         if tuple(gsrc.shape) != tuple(src.shape):  # src positions beyond index get nothing
             pad = [(0, s - n) for s, n in zip(src.shape, gsrc.shape)]
             gsrc = ns.pad_zeros(gsrc, pad=tuple(pad))

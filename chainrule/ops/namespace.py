@@ -23,7 +23,7 @@ class ArrayNamespace:
             setattr(self, name, getattr(xp, name))
         self.xp = xp
         own = (index.index_add_zeros, index.scatter_add, index.pad_zeros, reduce.prod_others,
-               linalg.einsum)
+               linalg.einsum, activation.softmax)
         for prim in own:
             setattr(self, prim.name, _bind(prim.forward, xp))
 
@@ -134,6 +134,10 @@ class TensorNamespace:
     @staticmethod
     def einsum(*xs, spec):
         return apply(linalg.einsum, *xs, spec=spec)
+
+    @staticmethod
+    def softmax(x, axis):
+        return apply(activation.softmax, x, axis=axis)
 
     exp = staticmethod(elementwise.exp)
     log = staticmethod(elementwise.log)

@@ -9,8 +9,6 @@ its category is higher than theirs, and then a Python float gives the default fl
 
 from __future__ import annotations
 
-from numbers import Number
-
 from .. import backend
 from .._errors import op_error
 from .registry import apply
@@ -70,9 +68,12 @@ def as_tensor_like(value, np_dtype, like) -> "Tensor":
 
 
 def cast(x, np_dtype):
-    """``x`` in ``np_dtype``, recorded (differentiable) when it changes."""
+    """``x`` in ``np_dtype``, recorded (differentiable) when it changes to a floating dtype;
+    an integer or bool result is never part of the graph (as in torch)."""
     if x.data.dtype == np_dtype:
         return x
+    if _np.dtype(np_dtype).kind != "f":
+        return Tensor._wrap(x.data.astype(np_dtype))
     return apply(CAST, x, dtype=np_dtype)
 
 
@@ -94,16 +95,26 @@ def operands(op_name, *xs):
     return out
 
 
+def _adopts(np_dtype, scalar) -> bool:
+    """Whether a Python scalar simply takes a tensor's dtype under torch's promotion: any
+    float or int with a float tensor, an int with an integer tensor (bools promote)."""
+    t = type(scalar)
+    kind = np_dtype.kind
+    return (t is float and kind == "f") or (t is int and kind in "iuf")
+
+
 def binary(prim, a, b, **params):
-    """Apply a two-operand primitive after torch's type promotion (fast path: same dtype)."""
-    if type(b) is Tensor and type(a) is Tensor and a.data.dtype == b.data.dtype:
-        return apply(prim, a, b, **params)
-    if isinstance(b, Number) and isinstance(a, Tensor) and not isinstance(b, bool):
-        # the common case of tensor-op-scalar: the scalar adopts the tensor's dtype when the
-        # categories allow (float tensor with any number, int tensor with int)
-        kind = a.data.dtype.kind
-        if kind == "f" or (kind in "iu" and isinstance(b, (int, _np.integer))):
+    """Apply a two-operand primitive after torch's type promotion.  The common cases (two
+    tensors of one dtype; a tensor and a Python scalar that adopts its dtype) skip the
+    general promotion."""
+    if isinstance(a, Tensor):
+        if isinstance(b, Tensor):
+            if a.data.dtype == b.data.dtype:
+                return apply(prim, a, b, **params)
+        elif _adopts(a.data.dtype, b):
             return apply(prim, a, as_tensor_like(b, a.data.dtype, a), **params)
+    elif isinstance(b, Tensor) and _adopts(b.data.dtype, a):
+        return apply(prim, as_tensor_like(a, b.data.dtype, b), b, **params)
     a, b = operands(prim.name, a, b)
     return apply(prim, a, b, **params)
 

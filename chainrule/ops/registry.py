@@ -26,7 +26,7 @@ arrays are stamped with their tensor's version so that an in-place change is det
 from __future__ import annotations
 
 from .. import backend
-from .._errors import OpError, describe, user_frame_location
+from .._errors import OpError, describe, op_error, user_frame_location
 from ..autograd.grad_mode import state
 
 _ndarray = backend.ndarray
@@ -34,9 +34,9 @@ REGISTRY: dict[str, "Primitive"] = {}
 
 
 class Primitive:
-    __slots__ = ("name", "forward", "vjp", "save_inputs", "save_out", "doc")
+    __slots__ = ("name", "forward", "vjp", "save_inputs", "save_out", "doc", "custom")
 
-    def __init__(self, name, forward, vjp, save):
+    def __init__(self, name, forward, vjp, save, custom=False):
         if isinstance(save, tuple):
             self.save_inputs = save  # positions of the inputs whose values the VJP reads
             self.save_out = False
@@ -48,6 +48,8 @@ class Primitive:
         self.name = name
         self.forward = forward
         self.vjp = vjp
+        self.doc = None
+        self.custom = custom  # a user's autograd.Function: its gradients may alias anything
 
     def __repr__(self) -> str:
         return f"<primitive {self.name}>"
@@ -83,37 +85,99 @@ class Meta:
 
 
 class Node:
-    """One recorded operation (``tensor.grad_fn``): the primitive, its inputs, what the VJP
-    needs saved, and version stamps of the saved tensors."""
+    """One recorded operation (``tensor.grad_fn``): the primitive, where each input's
+    gradient goes, what the VJP needs saved, and version stamps of the saved tensors.
+
+    ``edges`` has one entry per input, captured when the op ran (so a later in-place op
+    that gives an input a new node cannot rewire this one): the input's Node, the input
+    itself when it is a leaf that requires grad, or None when it needs no gradient.
+    ``versions`` holds ``(position, version_box, stamp)`` for each saved input (position
+    -1: the output).  ``vout`` is the output tensor's version when this node became its
+    ``grad_fn``: a tensor whose version moved on without a new node was modified behind
+    the graph's back (through a view, a detached alias or under no_grad).
+    """
 
     __slots__ = (
-        "prim", "inputs", "params", "saved", "out", "versions",
-        "shape", "np_dtype", "hooks", "retained", "where", "freed", "__weakref__",
+        "prim", "edges", "params", "saved", "out", "versions", "shape", "np_dtype", "vout",
+        "hooks", "retained", "where", "freed", "__weakref__",
     )
 
-    def __init__(self, prim, inputs, params, saved, out, versions, shape, np_dtype):
+    def __init__(self, prim, edges, params, saved, out, versions, shape, np_dtype, vout=0):
         self.prim = prim
-        self.inputs = inputs  # Tensors; the graph's edges
+        self.edges = edges
         self.params = params
-        self.saved = saved  # arrays (or Meta stand-ins) of the inputs, or None
+        self.saved = saved  # arrays (or Meta stand-ins), one per input
         self.out = out  # the forward result's array when the VJP needs it
-        self.versions = versions  # ((version_box, stamp), ...) of everything saved
-        self.shape = shape
+        self.versions = versions
+        self.shape = shape  # the output's shape and NumPy dtype (for un-broadcasting)
         self.np_dtype = np_dtype
+        self.vout = vout
         self.hooks = None  # tensor hooks registered on the output
         self.retained = None  # weakref to the output when retain_grad() was called
         self.where = None  # user source line, recorded in anomaly mode only
         self.freed = False
 
     def name(self) -> str:
-        return f"{self.prim.name.capitalize()}Backward"
+        # multiply -> MultiplyBackward, log_softmax -> LogSoftmaxBackward, MyFn -> MyFnBackward
+        return "".join(p[:1].upper() + p[1:] for p in self.prim.name.split("_")) + "Backward"
 
     def __repr__(self) -> str:
         return f"<{self.name()}>"
 
     @property
     def next_functions(self):
-        return tuple((t._node, 0) if t is not None else (None, 0) for t in self.inputs)
+        """torch's view of the edges: ``(node, 0)``, ``(AccumulateGrad, 0)`` for a leaf, or
+        ``(None, 0)``."""
+        return tuple(
+            (e if e is None or type(e) is Node else AccumulateGrad(e), 0) for e in self.edges
+        )
+
+
+class AccumulateGrad:
+    """Stand-in for a leaf in ``next_functions`` (``.variable`` is the leaf)."""
+
+    __slots__ = ("variable",)
+
+    def __init__(self, variable):
+        self.variable = variable
+
+    def __repr__(self) -> str:
+        return "<AccumulateGrad>"
+
+    def __eq__(self, other):
+        return isinstance(other, AccumulateGrad) and other.variable is self.variable
+
+    def __hash__(self):
+        return id(self.variable)
+
+
+def stale_error(op_name, position):
+    """The error for an input whose values changed after its node recorded them."""
+    return op_error(
+        op_name,
+        f"input {position} was modified in place after it was computed, without the graph "
+        "seeing it (through a view of it or of its base, a detach()ed alias, or under "
+        "no_grad), so the gradient recorded for it would be wrong; clone() it before "
+        "modifying, or recompute it",
+        RuntimeError,
+    )
+
+
+def edges_of(op_name, inputs):
+    """The ``edges`` of a node with these inputs (see Node), rejecting stale inputs."""
+    edges = []
+    for i, t in enumerate(inputs):
+        if not t.requires_grad:
+            edges.append(None)
+            continue
+        node = t._node
+        if node is None:
+            edges.append(t)
+        elif node.vout != t._version[0]:
+            raise stale_error(op_name, i)
+        else:
+            edges.append(node)
+    return tuple(edges)
 
 
 def _fail(prim, inputs, params, exc) -> OpError:
@@ -127,7 +191,8 @@ def apply(prim: Primitive, *inputs, **params):
     """Run ``prim`` on Tensors: forward on their arrays, record a Node if any input needs
     a gradient and grad mode is on.  The only door into a primitive."""
     arrays = [t.data for t in inputs]
-    xp = backend.get_array_module(arrays[0])
+    a0 = arrays[0]
+    xp = backend.get_array_module(a0)
     try:
         out = prim.forward(xp, *arrays, **params)
     except OpError:
@@ -139,46 +204,61 @@ def apply(prim: Primitive, *inputs, **params):
     result = Tensor.__new__(Tensor)
     result.data = out
     result.grad = None
-    result._version = [0]
     result._hooks = None
     result._name = None
+    base = out.base
+    if base is not None and (base is a0 or base is a0.base):
+        # a view (reshape, transpose, slice, expand) shares its base's version counter, as
+        # in torch, so that an in-place change through either one is seen by both
+        result._version = inputs[0]._version
+    else:
+        result._version = [0]
+    record = False
     if state.enabled:
         for t in inputs:
             if t.requires_grad:
+                record = True
                 break
-        else:
-            result.requires_grad = False
-            result._node = None
-            if state.anomaly:
-                _check_finite(prim, out, None)
-            return result
-        if prim.vjp is None:
-            raise OpError(f"{prim.name}: is not differentiable, at {user_frame_location()}")
-        result.requires_grad = True
-        versions = ()
-        saved = None
-        save = prim.save_inputs
-        if save is True:
-            saved = tuple(arrays)
-            versions = tuple((t._version, t._version[0]) for t in inputs)
-        elif save:
-            saved = tuple(a if i in save else Meta(a) for i, a in enumerate(arrays))
-            versions = tuple((inputs[i]._version, inputs[i]._version[0]) for i in save)
-        else:
-            saved = tuple(Meta(a) for a in arrays)
-        if prim.save_out:
-            versions = versions + ((result._version, 0),)
-        node = Node(prim, inputs, params, saved, out if prim.save_out else None, versions,
-                    out.shape, out.dtype)
-        result._node = node
-        if state.anomaly:
-            node.where = user_frame_location()
-            _check_finite(prim, out, node)
-    else:
+    if not record:
         result.requires_grad = False
         result._node = None
         if state.anomaly:
             _check_finite(prim, out, None)
+        return result
+    if prim.vjp is None:
+        raise OpError(f"{prim.name}: is not differentiable, at {user_frame_location()}")
+    edges = []
+    for i, t in enumerate(inputs):
+        if t.requires_grad:
+            node = t._node
+            if node is None:
+                edges.append(t)
+            elif node.vout != t._version[0]:
+                raise stale_error(prim.name, i)
+            else:
+                edges.append(node)
+        else:
+            edges.append(None)
+    save = prim.save_inputs
+    if save is True:
+        saved = tuple(arrays)
+        versions = tuple((i, t._version, t._version[0]) for i, t in enumerate(inputs))
+    elif save:
+        saved = tuple(a if i in save else Meta(a) for i, a in enumerate(arrays))
+        versions = tuple((i, inputs[i]._version, inputs[i]._version[0]) for i in save)
+    else:
+        saved = tuple(Meta(a) for a in arrays)
+        versions = ()
+    vout = result._version[0]
+    if prim.save_out:
+        versions += ((-1, result._version, vout),)
+    node = Node(prim, tuple(edges), params, saved, out if prim.save_out else None, versions,
+                out.shape, out.dtype, vout)
+    result.requires_grad = True
+    result._node = node
+    if state.anomaly:
+        node.where = user_frame_location()
+        _check_finite(prim, out, node)
     return result
 
 

@@ -1,0 +1,344 @@
+"""The standard benchmark task (shared/DESIGN.md), run by ``chainrule bench``.
+
+Classification MLP (784-256-128-10 and 784-1024-1024-1024-10), ReLU, softmax cross-entropy,
+float32, SGD with momentum 0.9 and lr 0.01, on synthetic data (60,000 x 784 standard normal
+inputs, labels from a fixed random linear teacher, seed 0).  Three implementations train
+from the same initial weights on the same batches:
+
+- ``chainrule``: the public API exactly as a user writes it (``nn.Sequential``,
+  ``F.cross_entropy``, ``loss.backward()``, ``optim.SGD``, batches from ``DataLoader``);
+- ``torch``: PyTorch eager (``torch.nn`` + ``torch.optim.SGD``, same threads), when installed;
+- ``numpy``: a hand-written NumPy forward/backward of the same net, the floor that any NumPy
+  framework can at best reach.
+
+Rounds are interleaved (each round runs every implementation once) and ratios are taken
+within a round, so that a noisy neighbour slows all of them alike.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+CONFIGS = {
+    "small-32": {"sizes": (784, 256, 128, 10), "batch": 32, "samples": 16_384},
+    "small-128": {"sizes": (784, 256, 128, 10), "batch": 128, "samples": 32_768},
+    "small-1024": {"sizes": (784, 256, 128, 10), "batch": 1024, "samples": 60_000},
+    "large-256": {"sizes": (784, 1024, 1024, 1024, 10), "batch": 256, "samples": 8_192},
+}
+LR, MOMENTUM = 0.01, 0.9
+
+
+# --------------------------------------------------------------------------- data
+
+
+def make_data(n=60_000, d=784, k=10, seed=0):
+    """Standard-normal inputs; labels = argmax(X @ W) for a fixed random teacher W."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, d), dtype=np.float32)
+    teacher = rng.standard_normal((d, k), dtype=np.float32)
+    y = np.argmax(x @ teacher, axis=1).astype(np.int64)
+    return x, y
+
+
+def init_weights(sizes, seed=0):
+    """torch.nn.Linear's default init (uniform, bound 1/sqrt(fan_in)) from one NumPy seed,
+    so that every implementation starts from identical weights."""
+    rng = np.random.default_rng(seed + 1)
+    layers = []
+    for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
+        bound = 1.0 / np.sqrt(fan_in)
+        w = rng.uniform(-bound, bound, (fan_out, fan_in)).astype(np.float32)
+        b = rng.uniform(-bound, bound, fan_out).astype(np.float32)
+        layers.append((w, b))
+    return layers
+
+
+# --------------------------------------------------------------------------- trainers
+# Each trainer takes the data, the initial weights and a batch order, and returns
+# ``run(steps) -> list of losses`` so that timing excludes set-up.
+
+
+def chainrule_trainer(x, y, weights, batch, order):
+    import chainrule as cr
+    from chainrule import nn, optim
+    from chainrule.utils.data import DataLoader, TensorDataset
+
+    layers = []
+    for i, (w, b) in enumerate(weights):
+        lin = nn.Linear(w.shape[1], w.shape[0])
+        with cr.no_grad():
+            lin.weight.copy_(cr.from_numpy(w))
+            lin.bias.copy_(cr.from_numpy(b))
+        layers.append(lin)
+        if i < len(weights) - 1:
+            layers.append(nn.ReLU())
+    model = nn.Sequential(*layers)
+    opt = optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
+    # the batch order is fixed (shared by all implementations): a sampler that yields it
+    data = TensorDataset(cr.from_numpy(x), cr.from_numpy(y))
+    loader = DataLoader(data, batch_size=batch, sampler=order.tolist(), drop_last=True)
+
+    def run(steps):
+        losses = []
+        it = iter(loader)
+        for _ in range(steps):
+            xb, yb = next(it)
+            opt.zero_grad()
+            loss = nn.functional.cross_entropy(model(xb), yb)
+            loss.backward()
+            opt.step()
+            losses.append(loss)
+        return [v.item() for v in losses]
+
+    return run
+
+
+def torch_trainer(x, y, weights, batch, order):
+    import torch
+
+    layers = []
+    for i, (w, b) in enumerate(weights):
+        lin = torch.nn.Linear(w.shape[1], w.shape[0])
+        with torch.no_grad():
+            lin.weight.copy_(torch.from_numpy(w))
+            lin.bias.copy_(torch.from_numpy(b))
+        layers.append(lin)
+        if i < len(weights) - 1:
+            layers.append(torch.nn.ReLU())
+    model = torch.nn.Sequential(*layers)
+    opt = torch.optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
+    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+    idx = torch.from_numpy(order)
+
+    def run(steps):
+        losses = []
+        for s in range(steps):
+            # torch's fastest batching: one vectorized index (its DataLoader would collate
+            # sample by sample, which is slower; we time the best case)
+            sel = idx[s * batch:(s + 1) * batch]
+            xb, yb = xt[sel], yt[sel]
+            opt.zero_grad()
+            loss = torch.nn.functional.cross_entropy(model(xb), yb)
+            loss.backward()
+            opt.step()
+            losses.append(loss)
+        return [v.item() for v in losses]
+
+    return run
+
+
+def numpy_trainer(x, y, weights, batch, order):
+    ws = [(w.T.copy(), b.copy()) for w, b in weights]  # (in, out) layout for x @ w
+    vel = [(np.zeros_like(w), np.zeros_like(b)) for w, b in ws]
+
+    def run(steps):
+        losses = []
+        for s in range(steps):
+            sel = order[s * batch:(s + 1) * batch]
+            h, yb = x[sel], y[sel]
+            acts = [h]
+            for i, (w, b) in enumerate(ws):
+                h = h @ w + b
+                if i < len(ws) - 1:
+                    np.maximum(h, 0, out=h)
+                acts.append(h)
+            # softmax cross-entropy, its gradient is (softmax - onehot) / n
+            z = h - h.max(axis=1, keepdims=True)
+            e = np.exp(z)
+            s_ = e.sum(axis=1, keepdims=True)
+            n = len(yb)
+            losses.append(float(np.log(s_[:, 0]).mean() - z[np.arange(n), yb].mean()))
+            g = e / s_
+            g[np.arange(n), yb] -= 1
+            g /= n
+            for i in range(len(ws) - 1, -1, -1):
+                w, b = ws[i]
+                a = acts[i]
+                gw, gb = a.T @ g, g.sum(axis=0)
+                if i:
+                    g = g @ w.T
+                    g *= acts[i] > 0
+                vw, vb = vel[i]
+                vw *= MOMENTUM
+                vw += gw
+                vb *= MOMENTUM
+                vb += gb
+                w -= LR * vw
+                b -= LR * vb
+        return losses
+
+    return run
+
+
+TRAINERS = {"chainrule": chainrule_trainer, "torch": torch_trainer, "numpy": numpy_trainer}
+
+
+# --------------------------------------------------------------------------- measuring
+
+
+def available(names):
+    out = []
+    for name in names:
+        if name == "torch":
+            try:
+                import torch  # noqa: F401
+            except ImportError:
+                continue
+        out.append(name)
+    return out
+
+
+def blas_info():
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return "threadpoolctl not installed"
+    infos = [f"{i.get('internal_api')} {i.get('version')} ({i.get('architecture')}, "
+             f"{i.get('num_threads')} threads, {os.path.basename(i.get('filepath', ''))})"
+             for i in threadpool_info() if i.get("user_api") == "blas"]
+    return "; ".join(infos) or "unknown"
+
+
+def check_same_losses(x, y, impls, steps=20):
+    """Every implementation, from the same weights on the same batches, must reach the same
+    loss (float32 tolerance) after ``steps`` steps."""
+    sizes = CONFIGS["small-128"]["sizes"]
+    order = np.random.default_rng(0).permutation(len(x))
+    results = {}
+    for name in impls:
+        run = TRAINERS[name](x, y, init_weights(sizes), 128, order)
+        results[name] = run(steps)
+    ref = results["numpy"]
+    ok = all(abs(r[-1] - ref[-1]) <= 1e-3 * max(1.0, abs(ref[-1])) for r in results.values())
+    return ok, {k: (v[0], v[-1]) for k, v in results.items()}
+
+
+def time_config(x, y, config, impls, rounds):
+    sizes, batch, samples = config["sizes"], config["batch"], config["samples"]
+    steps = samples // batch
+    order = np.random.default_rng(0).permutation(len(x))
+    if steps * batch > len(order):
+        steps = len(order) // batch
+    per_round = []
+    for _ in range(rounds):
+        times = {}
+        for name in impls:
+            run = TRAINERS[name](x, y, init_weights(sizes), batch, order)
+            run(3)  # warm up (allocations, caches)
+            run = TRAINERS[name](x, y, init_weights(sizes), batch, order)
+            t0 = time.perf_counter()
+            run(steps)
+            times[name] = steps * batch / (time.perf_counter() - t0)
+        per_round.append(times)
+    return per_round
+
+
+def peak_memory_mb(config_name, impl):
+    """Peak resident memory added by training, measured in a fresh process (MiB)."""
+    code = (
+        "import resource, sys, json\n"
+        "from chainrule import bench\n"
+        f"x, y = bench.make_data()\n"
+        f"cfg = bench.CONFIGS[{config_name!r}]\n"
+        "import numpy as np\n"
+        "order = np.random.default_rng(0).permutation(len(x))\n"
+        f"run = bench.TRAINERS[{impl!r}](x, y, bench.init_weights(cfg['sizes']), cfg['batch'], order)\n"
+        "import os\n"
+        "def rss():\n"
+        "    with open('/proc/self/statm') as f: return int(f.read().split()[1]) * os.sysconf('SC_PAGE_SIZE') / 2**20\n"
+        "base = rss()\n"
+        "run(20)\n"
+        "peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024\n"
+        "print(json.dumps({'added': peak - base}))\n"
+    )
+    try:
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                             timeout=300, check=True)
+        return json.loads(out.stdout.strip().splitlines()[-1])["added"]
+    except Exception:  # memory is reported as unknown rather than failing the benchmark
+        return float("nan")
+
+
+def summarize(name, per_round, impls):
+    lines = []
+    med = {k: statistics.median(r[k] for r in per_round) for k in impls}
+    lo = {k: min(r[k] for r in per_round) for k in impls}
+    hi = {k: max(r[k] for r in per_round) for k in impls}
+    cols = [f"{k} {med[k]:,.0f} [{lo[k]:,.0f}-{hi[k]:,.0f}]" for k in impls]
+    ratios = {}
+    for other in ("torch", "numpy"):
+        if other in impls and "chainrule" in impls:
+            rs = [r["chainrule"] / r[other] for r in per_round]
+            ratios[other] = (statistics.median(rs), min(rs), max(rs))
+    lines.append(f"{name:<11} " + "  ".join(cols))
+    return lines, med, ratios
+
+
+def main(argv=None):
+    import argparse
+
+    p = argparse.ArgumentParser(prog="chainrule bench", description=(
+        "Train the standard task with chainrule, PyTorch eager (if installed) and hand-written "
+        "NumPy; print samples/second and ratios."))
+    p.add_argument("--configs", default=",".join(CONFIGS), help="comma-separated: " + ", ".join(CONFIGS))
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--threads", type=int, default=int(os.environ.get("BENCH_THREADS", "2")))
+    p.add_argument("--impls", default="chainrule,torch,numpy")
+    p.add_argument("--no-memory", action="store_true", help="skip the peak-memory runs")
+    p.add_argument("--json", metavar="PATH", help="also write the results as JSON")
+    args = p.parse_args(argv)
+
+    impls = available([s for s in args.impls.split(",") if s])
+    unknown = [c for c in args.configs.split(",") if c not in CONFIGS]
+    if unknown:
+        p.error(f"unknown config(s) {unknown}; choose from {list(CONFIGS)}")
+    try:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(args.threads)
+    except ImportError:
+        pass
+    if "torch" in impls:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    print(f"BLAS: {blas_info()}")
+    print(f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')} "
+          f"OPENBLAS_L2_SIZE={os.environ.get('OPENBLAS_L2_SIZE', '(unset)')} threads={args.threads}")
+    x, y = make_data()
+    ok, losses = check_same_losses(x, y, impls)
+    print("same-loss check (20 steps, batch 128): " + ("OK" if ok else "MISMATCH") + "  " +
+          "  ".join(f"{k}: {a:.4f} -> {b:.4f}" for k, (a, b) in losses.items()))
+    print(f"samples/second, median [min-max] of {args.rounds} interleaved rounds")
+    results = {"blas": blas_info(), "threads": args.threads, "same_loss": ok, "configs": {}}
+    table = []
+    for name in args.configs.split(","):
+        per_round = time_config(x, y, CONFIGS[name], impls, args.rounds)
+        lines, med, ratios = summarize(name, per_round, impls)
+        for line in lines:
+            print(line)
+        mem = {} if args.no_memory else {k: peak_memory_mb(name, k) for k in impls}
+        results["configs"][name] = {"median": med, "ratios": ratios, "peak_mb": mem}
+        table.append((name, ratios, mem))
+    print()
+    print(f"{'config':<11}{'vs torch':>22}{'vs numpy':>22}   peak MiB " + "/".join(impls))
+    for name, ratios, mem in table:
+        def fmt(r):
+            return f"{r[0]:.2f} [{r[1]:.2f}-{r[2]:.2f}]" if r else "-"
+        mems = "/".join(f"{mem.get(k, float('nan')):.0f}" for k in impls) if mem else "-"
+        print(f"{name:<11}{fmt(ratios.get('torch')):>22}{fmt(ratios.get('numpy')):>22}   {mems}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=2)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

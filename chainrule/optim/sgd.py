@@ -1,0 +1,134 @@
+"""Stochastic gradient descent, with momentum, dampening, Nesterov momentum and weight decay."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ..autograd.grad_mode import no_grad
+from ..tensor import Tensor
+from .optimizer import Optimizer, as_1d, check
+
+__all__ = ["SGD", "sgd"]
+
+
+class SGD(Optimizer):
+    r"""Stochastic gradient descent (optionally with momentum), as ``torch.optim.SGD``.
+
+    Algorithm, for each parameter :math:`\theta` with gradient :math:`g_t` at step t
+    (lr :math:`\gamma`, momentum :math:`\mu`, dampening :math:`\tau`, weight decay
+    :math:`\lambda`)::
+
+        if maximize:    g_t = -g_t
+        if lambda != 0: g_t = g_t + lambda * theta_{t-1}
+        if mu != 0:
+            b_t = g_t                                  if t == 1
+                  mu * b_{t-1} + (1 - tau) * g_t       otherwise
+            g_t = g_t + mu * b_t    if nesterov else    b_t
+        theta_t = theta_{t-1} - gamma * g_t
+
+    Args:
+        params: parameters or parameter groups to optimize.
+        lr: learning rate (default 1e-3).
+        momentum: momentum factor (default 0).
+        dampening: dampening for momentum (default 0).
+        weight_decay: L2 penalty (default 0).
+        nesterov: use Nesterov momentum (needs momentum > 0 and zero dampening).
+        maximize: maximize the objective instead of minimizing it.
+
+    State: ``state[p]['momentum_buffer']`` (a Tensor shaped like ``p``) once ``p`` has been
+    updated with momentum != 0.
+
+    >>> import chainrule as cr
+    >>> w = cr.tensor([1.0, -2.0], requires_grad=True)
+    >>> opt = cr.optim.SGD([w], lr=0.1, momentum=0.9)
+    >>> (w * w).sum().backward()
+    >>> opt.step()
+    >>> w
+    tensor([ 0.8000, -1.6000], requires_grad=True)
+    """
+
+    def __init__(self, params, lr: float = 1e-3, momentum: float = 0, dampening: float = 0,
+                 weight_decay: float = 0, nesterov: bool = False, *, maximize: bool = False):
+        defaults = dict(lr=lr, momentum=momentum, dampening=dampening,
+                        weight_decay=weight_decay, nesterov=nesterov, maximize=maximize)
+        self._check_group(defaults)
+        super().__init__(params, defaults)
+
+    def _check_group(self, group):
+        lr, momentum, wd = group["lr"], group["momentum"], group["weight_decay"]
+        check(0.0 <= lr, f"Invalid learning rate: {lr}")
+        check(0.0 <= momentum, f"Invalid momentum value: {momentum}")
+        check(0.0 <= wd, f"Invalid weight_decay value: {wd}")
+        if group["nesterov"]:
+            check(momentum > 0 and group["dampening"] == 0,
+                  "Nesterov momentum requires a momentum and zero dampening")
+
+    def step(self, closure: Callable | None = None):
+        """Perform one SGD update; returns ``closure()``'s loss if a closure is given."""
+        loss = self._eval_closure(closure)
+        with no_grad():
+            for group in self.param_groups:
+                params, grads, bufs = [], [], []
+                momentum = float(group["momentum"])
+                for p in group["params"]:
+                    if p.grad is None:
+                        continue
+                    params.append(p)
+                    grads.append(p.grad)
+                    if momentum != 0:
+                        bufs.append(self.state[p].get("momentum_buffer"))
+                sgd(params, grads, bufs, lr=float(group["lr"]), momentum=momentum,
+                    dampening=float(group["dampening"]),
+                    weight_decay=float(group["weight_decay"]), nesterov=group["nesterov"],
+                    maximize=group["maximize"])
+                if momentum != 0:
+                    for p, buf in zip(params, bufs):
+                        self.state[p]["momentum_buffer"] = buf
+        return loss
+
+
+def sgd(params: list[Tensor], grads: list[Tensor], momentum_buffers: list[Tensor | None], *,
+        lr: float, momentum: float, dampening: float, weight_decay: float, nesterov: bool,
+        maximize: bool) -> None:
+    """The SGD update of one parameter group, in place (``SGD``'s algorithm).
+
+    ``momentum_buffers[i]`` is ``None`` before the first momentum step; the new buffer is
+    stored back into the list.  Hyperparameters are Python floats, so float32 arithmetic
+    stays float32.
+    """
+    for i, p in enumerate(params):
+        theta, grad = as_1d(p.data), as_1d(grads[i].data)
+        # d is the update direction; `own` says whether d is a scratch array we may overwrite
+        if weight_decay != 0:
+            d = theta * weight_decay
+            if maximize:
+                d -= grad
+            else:
+                d += grad
+            own = True
+        else:
+            d, own = (-grad, True) if maximize else (grad, False)
+        if momentum != 0:
+            buf = momentum_buffers[i]
+            if buf is None:
+                buf = momentum_buffers[i] = Tensor._wrap(d.reshape(p.data.shape).copy())
+            else:
+                b = as_1d(buf.data)
+                b *= momentum
+                if dampening == 0:
+                    b += d
+                else:
+                    b += d * (1 - dampening)
+            if nesterov:
+                if own:
+                    d += as_1d(buf.data) * momentum
+                else:
+                    d, own = d + as_1d(buf.data) * momentum, True
+            else:
+                d, own = as_1d(buf.data), False
+        if own:
+            d *= lr
+            theta -= d
+        else:
+            theta -= d * lr
+        p._version[0] += 1
