@@ -10,7 +10,7 @@ import weakref
 from numbers import Number
 
 from . import backend
-from ._errors import op_error
+from ._errors import describe as _describe, op_error
 
 _np = backend.np
 
@@ -285,6 +285,12 @@ class Tensor:
 
         return tensor_repr(self)
 
+    def __format__(self, spec: str) -> str:
+        """``f"{loss:.4f}"`` formats a one-element 0-d tensor's value, as in torch."""
+        if self.data.ndim == 0:
+            return self.item().__format__(spec)
+        return object.__format__(self, spec)
+
     def __len__(self) -> int:
         if self.data.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
@@ -487,7 +493,7 @@ class Tensor:
                            IndexError) from None
         except (ValueError, TypeError) as exc:
             raise op_error("setitem", f"{exc} (tensor of shape {tuple(self.data.shape)} "
-                           f"{self.dtype}, value {_errors_describe(value)})",
+                           f"{self.dtype}, value {_describe(value)})",
                            RuntimeError) from None
         self._version[0] += 1
 
@@ -581,7 +587,7 @@ class Tensor:
         if result.data.shape != self.data.shape:
             raise op_error(op_name, f"output with shape {list(self.data.shape)} doesn't match "
                            f"the broadcast shape {list(result.data.shape)}", RuntimeError)
-        if not self.data.flags.writeable:
+        if not getattr(self.data.flags, "writeable", True):  # (CuPy arrays have no flag)
             raise op_error(op_name, "the tensor's memory is read-only (an expanded view?); "
                            "clone() it first", RuntimeError)
         if result.data.dtype != self.data.dtype:
@@ -625,9 +631,10 @@ class Tensor:
         return self._inplace("pow_", _ops.pow, other)
 
     def clamp_(self, min=None, max=None):
-        if (not (state.enabled and self.requires_grad) and _is_number(min) and _is_number(max)
-                and (self.data.dtype.kind == "f" or not (type(min) is float or
-                                                         type(max) is float))):
+        bounds_fit = self.data.dtype.kind == "f" or not (type(min) is float or
+                                                         type(max) is float)
+        if bounds_fit and _is_number(min) and _is_number(max) and not (
+                state.enabled and self.requires_grad):
             try:
                 backend.get_array_module(self.data).clip(self.data, min, max, out=self.data)
             except (ValueError, TypeError, OverflowError):
@@ -790,15 +797,9 @@ def _replaced_by(op_name, old, value):
             value = Tensor._wrap(xp.asarray(value, dtype=old.data.dtype))
         _np.broadcast_shapes(value.data.shape, old.data.shape)
     except (ValueError, TypeError, OverflowError) as exc:
-        raise op_error(op_name, f"{exc} (tensor {_errors_describe(old)}, value "
-                       f"{_errors_describe(value)})", RuntimeError) from None
+        raise op_error(op_name, f"{exc} (tensor {_describe(old)}, value "
+                       f"{_describe(value)})", RuntimeError) from None
     return _apply(_E.where, Tensor._wrap(xp.ones((), dtype=bool)), value, old)
-
-
-def _errors_describe(x):
-    from ._errors import describe
-
-    return describe(x)
 
 
 def _as_tensor(x, like):

@@ -258,7 +258,8 @@ row("clamp(tensor min,max)", lambda m, x, lo, hi: m.clamp(x, lo, hi),
      (R(2, 3), U((), -1.5, -0.5), R(2, 3)), (R(()), U((), -1.5, -0.5), U((), 0.5, 1.5))],
     valid=lambda x, lo, hi: apart(x, lo) and apart(x, hi))
 row("clamp(bounds broadcast x)", lambda m, x, lo, hi: m.clamp(x, lo, hi),
-    [(R(()), U((2,), -1.5, -0.5), U((), 0.5, 1.5)), (R(3,), U((), -1.5, -0.5), U((2, 3), 0.5, 1.5))],
+    [(R(()), U((2,), -1.5, -0.5), U((), 0.5, 1.5)),
+     (R(3,), U((), -1.5, -0.5), U((2, 3), 0.5, 1.5))],
     valid=lambda x, lo, hi: apart(x, lo) and apart(x, hi), compare_torch=False,
     note="torch's clamp backward fails when the bounds broadcast x to a larger shape")
 row("clamp(tensor min)", lambda m, x, lo: m.clamp(x, min=lo),
@@ -295,7 +296,8 @@ def reduction(name, fn, shapes=RED_SHAPES, dims=RED_DIMS, domain=R, scalar=True,
     """Rows for ``fn(m, x, **dimkw)`` over the standard dim/keepdim variants (``empty``
     cases go with the full reduction)."""
     for dim, keepdim in dims:
-        label = "" if dim is None and not keepdim else f"dim={dim}" + (",keepdim" if keepdim else "")
+        label = f"dim={dim}" if dim is not None else ""
+        label += ",keepdim" if keepdim else ""
         cases = [(domain(*shape),) for shape in shapes]
         if dim is None and scalar:
             cases += [(domain(()),), (domain(4),)]
@@ -307,6 +309,11 @@ def reduction(name, fn, shapes=RED_SHAPES, dims=RED_DIMS, domain=R, scalar=True,
 reduction("sum", lambda m, x, **kw: m.sum(x, **kw), empty=[(R(0, 3),)])
 row("sum(dim=1) on empty", lambda m, x: x.sum(1), [], empty=[(R(0, 3),), (R(2, 0),)])
 row("sum(scalar, dim=0)", lambda m, x: m.sum(x, 0), [(R(()),)])
+row("sum(dim=()) is a full reduction", lambda m, x: m.sum(x, dim=()), [(R(2, 3),)])
+row("mean(dim=[]) is a full reduction", lambda m, x: x.mean([]), [(R(2, 3),)])
+row("var(dim=()) is a full reduction", lambda m, x: m.var(x, ()), [(R(2, 3),)],
+    torch_fn=lambda m, x: m.var(x), note="torch's own backward of var(dim=()) is inf (N = 1)")
+row("norm(dim=()) is a full reduction", lambda m, x: m.norm(x, dim=()), [(NZ(2, 3),)])
 reduction("mean", lambda m, x, **kw: m.mean(x, **kw), empty=[(R(0, 3),)])
 row("mean(dim=0) on empty", lambda m, x: x.mean(0), [], empty=[(R(2, 0),), (R(0, 3),)])
 reduction("prod", lambda m, x, **kw: m.prod(x, **kw), empty=[(R(0, 3),)],
@@ -334,7 +341,8 @@ reduction("var", lambda m, x, **kw: m.var(x, **kw), dims=RED_DIMS[:4], scalar=Fa
           shapes=VAR_SHAPES, empty=[(R(0, 3),)])
 reduction("var(correction=0)", lambda m, x, **kw: m.var(x, correction=0, **kw), shapes=VAR_SHAPES,
           dims=[(None, False), (1, True)], scalar=False)
-reduction("var(unbiased=False)", lambda m, x, **kw: m.var(x, unbiased=False, **kw), shapes=VAR_SHAPES,
+reduction("var(unbiased=False)", lambda m, x, **kw: m.var(x, unbiased=False, **kw),
+          shapes=VAR_SHAPES,
           dims=[((0, 2), False)])
 reduction("std", lambda m, x, **kw: m.std(x, **kw), dims=RED_DIMS[:4], scalar=False,
           shapes=VAR_SHAPES, empty=[(R(0, 3),)])
@@ -342,7 +350,8 @@ reduction("std(correction=0)", lambda m, x, **kw: x.std(correction=0, **kw), sha
           dims=[(None, False), (-2, True)], scalar=False)
 row("var/std(scalar,correction=0)", lambda m, x: m.var(x, correction=0) + m.std(x, correction=0),
     [(R(()),), (R(1,),)], second_order=False, note="std == 0: torch's gradient is 0")
-row("std(constant rows)", lambda m, x: m.std(x, dim=1), [(Fixed([[1.5, 1.5, 1.5], [0.5, 1.0, 2.0]]),)],
+row("std(constant rows)", lambda m, x: m.std(x, dim=1),
+    [(Fixed([[1.5, 1.5, 1.5], [0.5, 1.0, 2.0]]),)],
     second_order=False, note="std == 0 in row 0: gradient 0 there, as torch")
 reduction("logsumexp", lambda m, x, **kw: m.logsumexp(x, **kw),
           dims=[(0, False), (-1, True), ((0, -1), False), ((0, 1, 2), False)])
@@ -354,6 +363,7 @@ reduction("norm(p=inf)", lambda m, x, **kw: m.norm(x, p=float("inf"), **kw),
           dims=RED_DIMS[:3], domain=DA)
 reduction("norm(p=3)", lambda m, x, **kw: m.norm(x, p=3, **kw), dims=RED_DIMS[:4], domain=NZ)
 reduction("norm(p=fro)", lambda m, x, **kw: x.norm(p="fro", **kw), dims=[(None, False)], domain=NZ)
+row("norm(p=0)", lambda m, x: m.norm(x, p=0), [(NZ(2, 3),)], note="a count: zero gradient")
 row("norm(zero vector)", lambda m, x: m.norm(x), [(Fixed([0.0, 0.0, 0.0]),)],
     second_order=False, note="torch's subgradient 0 at the origin")
 row("norm(p=1, zero vector)", lambda m, x: m.norm(x, p=1), [(Fixed([0.0, 0.0]),)],
@@ -408,6 +418,7 @@ row("repeat", lambda m, x: x.repeat(2, 1, 3), [(R(2, 3),), (R(()),)], empty=[(R(
 row("repeat(same ndim)", lambda m, x: x.repeat(2, 2), [(R(2, 3),)])
 row("chunk", lambda m, x: m.chunk(x, 2, 1), [(R(2, 3),), (R(2, 4),)])
 row("chunk(uneven)", lambda m, x: x.chunk(3), [(R(5, 2),)])
+row("chunk(empty dim)", lambda m, x: x.chunk(2), [], empty=[(R(0, 2),)])
 row("split", lambda m, x: m.split(x, 2), [(R(5, 2),)])
 row("split(sizes,dim)", lambda m, x: x.split([1, 2], dim=-1), [(R(2, 3),)])
 row("cat", lambda m, x, y: m.cat([x, y]), [(R(2, 3), R(1, 3)), (R(3,), R(2,))],
@@ -439,10 +450,18 @@ row("getitem[int arrays]", lambda m, x, i, j: x[i, j],
     [(R(3, 4), idx([[0, 2], [2, 2]]), idx([1, 3])), (R(3, 4, 2), idx([0, 0]), idx([3, 3]))])
 row("getitem[2-d int tensor]", lambda m, x, i: x[i], [(R(3, 2), idx([[0, 1], [1, 1]]))])
 row("getitem[bool mask]", lambda m, x, b: x[b],
-    [(R(2, 3), mask([[True, False, True], [False, True, True]])), (R(3,), mask([True, False, True]))],
+    [(R(2, 3), mask([[True, False, True], [False, True, True]])),
+     (R(3,), mask([True, False, True]))],
     empty=[(R(2, 3), mask(np.zeros((2, 3), bool)))])
 row("getitem[:, bool vector]", lambda m, x, b: x[:, b], [(R(2, 3), mask([True, False, True]))])
 row("getitem[bool rows]", lambda m, x, b: x[b], [(R(3, 2), mask([False, True, True]))])
+row("getitem[bool list]", lambda m, x: x[[True, False, True]], [(R(3, 2),)])
+row("getitem[bool, slice]", lambda m, x, b: x[b, 1:], [(R(2, 3), mask([True, False]))])
+row("getitem[int, :, int]", lambda m, x, i, j: x[i, :, j],
+    [(R(3, 2, 4), idx([2, 0, 2]), idx([1, 1, 3]))])
+row("getitem[0-d int tensor]", lambda m, x, i: x[i], [(R(3, 2), idx(1))])
+row("getitem[True]", lambda m, x: x[True], [(R(2,),), (R(()),)])
+row("getitem[int tensor, int]", lambda m, x, i: x[i, -1], [(R(3, 2), idx([[0, 0], [2, 1]]))])
 row("gather", lambda m, x, i: m.gather(x, 1, i),
     [(R(2, 3), idx([[0, 0, 2], [1, 2, 1]])), (R(3, 4), idx([[3], [0]]))],
     empty=[(R(2, 3), np.zeros((2, 0), np.int64))])
@@ -459,7 +478,8 @@ row("index_select", lambda m, x, i: m.index_select(x, 0, i),
     [(R(3, 2), idx([2, 0, 2])), (R(4,), idx([1, 1]))], empty=[(R(3, 2), idx([]))])
 row("index_select(dim=-1)", lambda m, x, i: x.index_select(-1, i), [(R(2, 3), idx([2, 2, 1, 0]))])
 row("masked_fill", lambda m, x, b: m.masked_fill(x, b, 0.5),
-    [(R(2, 3), mask([[True, False, True], [False, False, True]])), (R(2, 3), mask([True, False, True]))])
+    [(R(2, 3), mask([[True, False, True], [False, False, True]])),
+     (R(2, 3), mask([True, False, True]))])
 row("masked_fill(tensor value)", lambda m, x, b, v: x.masked_fill(b, v),
     [(R(2, 3), mask([True, False, True]), R(()))])
 row("take_along_dim", lambda m, x, i: m.take_along_dim(x, i, 1),
@@ -490,6 +510,8 @@ row("einsum(ij->j)", lambda m, a: m.einsum("ij->j", a), [(R(2, 3),)])
 row("einsum(ij,kj)", lambda m, a, b: m.einsum("ij,kj", a, b), [(R(2, 3), R(2, 3))], rtol32=1e-4)
 row("einsum(ij,k->ik)", lambda m, a, b: m.einsum("ij,k->ik", a, b), [(R(2, 3), R(2,))],
     rtol32=1e-4)
+row("einsum(size-1 broadcast)", lambda m, a, b: m.einsum("ij,ij->i", a, b),
+    [(R(1, 3), R(2, 3))], rtol32=1e-4)
 row("einsum(3 operands)", lambda m, a, b, c: m.einsum("ij,jk,k->i", [a, b, c]),
     [(R(2, 3), R(3, 2), R(2,))], rtol32=1e-4)
 

@@ -188,8 +188,10 @@ TIES = [
     ("amax splits ties", lambda m, x: m.amax(x), [[1.0, 3.0, 3.0, 2.0]], [[0, 0.5, 0.5, 0]]),
     ("amax(dim) splits ties", lambda m, x: m.amax(x, 1), [[[3.0, 3.0, 3.0], [1.0, 2.0, 2.0]]],
      [[[1 / 3, 1 / 3, 1 / 3], [0, 0.5, 0.5]]]),
-    ("amin splits ties", lambda m, x: x.amin(0), [[[1.0, 2.0], [1.0, 0.0]]], [[[0.5, 0], [0.5, 1]]]),
-    ("max() splits ties", lambda m, x: m.max(x), [[2.0, 2.0, -1.0, 2.0]], [[1 / 3, 1 / 3, 0, 1 / 3]]),
+    ("amin splits ties", lambda m, x: x.amin(0), [[[1.0, 2.0], [1.0, 0.0]]],
+     [[[0.5, 0], [0.5, 1]]]),
+    ("max() splits ties", lambda m, x: m.max(x), [[2.0, 2.0, -1.0, 2.0]],
+     [[1 / 3, 1 / 3, 0, 1 / 3]]),
     ("min() splits ties", lambda m, x: x.min(), [[0.0, 0.0]], [[0.5, 0.5]]),
     ("max(dim) picks the index", lambda m, x: m.max(x, 1), [[[1.0, 4.0, 4.0], [2.0, 2.0, 0.0]]],
      [[[0, 1, 0], [1, 0, 0]]]),
@@ -202,6 +204,12 @@ TIES = [
     ("norm(inf) ties", lambda m, x: m.norm(x, p=float("inf")), [[-2.0, 2.0, 1.0]],
      [[-0.5, 0.5, 0]]),
     ("relu'(0) = 0", lambda m, x: m.relu(x), [[0.0, 1.0, -1.0]], [[0, 1, 0]]),
+    ("relu passes NaN's gradient", lambda m, x: m.relu(x), [[math.nan, -1.0]], [[1, 0]]),
+    ("maximum with NaN", lambda m, x, y: m.maximum(x, y), [[math.nan, 1.0], [0.0, math.nan]],
+     [[1, 1], [1, 1]]),
+    ("minimum with NaN", lambda m, x, y: m.minimum(x, y), [[math.nan, 1.0], [0.0, 2.0]],
+     [[1, 1], [1, 0]]),
+    ("clamp(scalar) blocks NaN", lambda m, x: m.clamp(x, -1.0, 1.0), [[math.nan, 0.5]], [[0, 1]]),
     ("abs'(0) = 0", lambda m, x: m.abs(x), [[0.0, 1.0, -1.0]], [[0, 1, -1]]),
     ("clamp passes the bounds", lambda m, x: m.clamp(x, -1.0, 1.0), [[-1.0, 1.0, 2.0, -3.0, 0.0]],
      [[1, 1, 0, 0, 1]]),
@@ -252,6 +260,16 @@ def test_subgradients_match_torch(name, fn, inputs, expected, torch):
 
 
 # ----------------------------------------------------------------------- stability
+
+
+def test_nan_forward():
+    """NaN propagates through max/maximum/clamp; sign(NaN) is 0, as in torch."""
+    x = cr.tensor([math.nan, 2.0, -3.0], dtype=cr.float64)
+    np.testing.assert_array_equal(cr.sign(x).numpy(), [0, 1, -1])
+    assert math.isnan(cr.amax(x).item()) and math.isnan(cr.max(x, 0).values.item())
+    np.testing.assert_array_equal(cr.maximum(x, cr.zeros_like(x)).numpy(), [math.nan, 2, 0])
+    np.testing.assert_array_equal(cr.clamp(x, -1, 1).numpy(), [math.nan, 1, -1])
+
 
 
 @pytest.mark.parametrize("dtype", [cr.float32, cr.float64])
@@ -394,6 +412,51 @@ def test_unary_dtypes(op, a, torch):
                                rtol=1e-3)
 
 
+MIXED = [
+    # (name, fn(lib, *tensors), inputs as (values, dtype name, requires_grad))
+    ("f32 + f64", lambda m, a, b: a + b,
+     [([1.5, -2.0], "float32", True), ([0.5, 3.0], "float64", True)]),
+    ("f64 0-d * f32", lambda m, a, b: a * b,
+     [(2.5, "float64", True), ([1.5, -2.0], "float32", True)]),
+    ("f32 / i64", lambda m, a, b: a / b,
+     [([1.5, -2.0], "float32", True), ([2, 3], "int64", False)]),
+    ("i64 ** f32", lambda m, a, b: a**b, [([2, 3], "int64", False), ([0.5, 1.5], "float32", True)]),
+    ("f32 ** f64 0-d", lambda m, a, b: a**b,
+     [([0.5, 2.0], "float32", True), (1.5, "float64", True)]),
+    ("where(f32, f64)", lambda m, a, b: m.where(m.tensor([True, False]), a, b),
+     [([1.5, -2.0], "float32", True), ([0.5, 3.0], "float64", True)]),
+    ("clamp(f32, f64, f64)", lambda m, x, lo, hi: m.clamp(x, lo, hi),
+     [([-1.5, 0.2, 2.0], "float32", True), ([-1.0], "float64", True), ([1.0], "float64", True)]),
+    ("cat(f32, f64)", lambda m, a, b: m.cat([a, b]),
+     [([1.5, -2.0], "float32", True), ([0.5], "float64", True)]),
+    ("maximum(f64, f32)", lambda m, a, b: m.maximum(a, b),
+     [([1.5, -2.0], "float64", True), ([0.5, 3.0], "float32", True)]),
+    ("masked_fill(f32, f64 value)", lambda m, x, v: x.masked_fill(m.tensor([True, False]), v),
+     [([1.5, -2.0], "float32", True), (0.25, "float64", True)]),
+    ("f32 - i32 0-d", lambda m, a, b: a - b, [([1.5, -2.0], "float32", True), (3, "int32", False)]),
+]
+
+
+@pytest.mark.requires_torch
+@pytest.mark.parametrize("name,fn,inputs", MIXED, ids=[m[0] for m in MIXED])
+def test_mixed_dtype_gradients(name, fn, inputs, torch):
+    """Promotion is recorded: each input's gradient comes back in that input's dtype."""
+    def build(lib):
+        return [lib.tensor(v, dtype=getattr(lib, d), requires_grad=g) for v, d, g in inputs]
+
+    xs, ts = build(cr), build(torch)
+    out, tout = fn(cr, *xs), fn(torch, *ts)
+    assert dtype_name(out) == dtype_name(tout)
+    assert_close(out.detach().numpy(), tout.detach().numpy(), 1e-6, 1e-6, name)
+    g = np.linspace(-1, 1, out.numel()).reshape(tuple(out.shape))
+    out.backward(cr.tensor(g, dtype=out.dtype))
+    tout.backward(torch.tensor(g, dtype=tout.dtype))
+    for x, t in zip(xs, ts):
+        if t.requires_grad:
+            assert dtype_name(x.grad) == dtype_name(t.grad), name
+            assert_close(x.grad.numpy(), t.grad.numpy(), 1e-6, 1e-6, name)
+
+
 # ----------------------------------------------------------------------- errors
 
 ERRORS = [
@@ -417,6 +480,10 @@ ERRORS = [
     ("max", lambda m: m.max(m.ones(0))),
     ("cat", lambda m: m.cat([m.ones(2, 3), m.ones(2, 2)])),
     ("cat", lambda m: m.cat([])),
+    ("cat", lambda m: m.cat([m.ones(()), m.ones(())])),
+    ("cat", lambda m: m.cat([m.ones(2, 3), m.ones(2, 3)], dim=2)),
+    ("stack", lambda m: m.stack([m.ones(2), m.ones(2)], dim=-3)),
+    ("mT", lambda m: m.ones(3).mT),
     ("stack", lambda m: m.stack([m.ones(2), m.ones(3)])),
     ("expand", lambda m: m.ones(2, 3).expand(3, 3)),
     ("permute", lambda m: m.ones(2, 3).permute(0, 0)),
@@ -438,6 +505,8 @@ ERRORS = [
     ("scatter_add", lambda m: m.ones(2, 3).scatter_add(1, m.tensor([[3]]), m.ones(1, 1))),
     ("index_select", lambda m: m.ones(2, 3).index_select(0, m.tensor([[0]]))),
     ("index_select", lambda m: m.ones(2, 3).index_select(0, m.tensor([2]))),
+    ("index_select", lambda m: m.index_select(m.tensor(2.0), 0, m.tensor([0, 0]))),
+    ("take_along_dim", lambda m: m.take_along_dim(m.tensor(2.0), m.tensor(0), 0)),
     ("where", lambda m: m.where(m.ones(3), m.ones(3), m.ones(3))),
     ("where", lambda m: m.where(m.ones(3) > 0, m.ones(2), m.ones(3))),
     ("masked_fill", lambda m: m.ones(2, 3).masked_fill(m.ones(2, 3), 0.0)),

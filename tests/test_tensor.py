@@ -168,6 +168,14 @@ def test_repr_matches_torch(expr, torch):
     assert repr(eval(expr, {"L": cr})) == want
 
 
+def test_format_of_a_scalar_tensor():
+    loss = cr.tensor(0.123456, requires_grad=True) * 1
+    assert f"{loss:.3f}" == "0.123" and f"{cr.tensor(7)}" == "7" and f"{cr.tensor(7):>3}" == "  7"
+    assert f"{cr.tensor([1, 2])}" == "tensor([1, 2])"
+    with pytest.raises(TypeError):
+        f"{cr.tensor([1.0]):.2f}"
+
+
 def test_repr_names_the_grad_fn():
     x = cr.tensor([1.0], requires_grad=True)
     assert repr(x * 2) == "tensor([2.], grad_fn=<MultiplyBackward>)"
@@ -252,6 +260,15 @@ def test_reflected_operands_match_torch(name, fn, torch):
     np.testing.assert_allclose(outs[1][0], outs[0][0], rtol=1e-6)
     np.testing.assert_allclose(outs[1][1], outs[0][1], rtol=1e-6)
     assert outs[1][2] == outs[0][2]
+
+
+def test_numpy_array_operands_count_as_tensors():
+    x = cr.ones(3, requires_grad=True)
+    for out in (x + np.arange(3.0), np.arange(3.0) - x, x * np.arange(3)):
+        assert isinstance(out, cr.Tensor) and out.requires_grad
+    assert (x + np.arange(3.0)).dtype is cr.float64  # an array has dimensions: it promotes
+    assert (x * np.arange(3)).dtype is cr.float32
+    np.testing.assert_array_equal((np.arange(3.0) - x).detach().numpy(), [-1.0, 0.0, 1.0])
 
 
 INTEGER_OPS = [
@@ -449,7 +466,7 @@ def test_recorded_inplace_ops_on_non_leaves_match_torch(torch):
         lambda L, x, w: (x * 1).clamp_(0, 0.5),
         lambda L, x, w: (x * 2).addcmul_(x, w, value=2),
         lambda L, x, w: (x * 2).masked_fill_(x > 0.3, 0.0),
-        lambda L, x, w: (x * x + 1).sqrt_().div_(w),
+        lambda L, x, w: ((x * x + 1).sqrt_() * 1).div_(w),
     ]
     for i, program in enumerate(programs):
         results = []
@@ -474,6 +491,10 @@ def test_inplace_op_that_overwrites_a_saved_value_is_detected():
     y.mul_(2)
     with pytest.raises(RuntimeError, match="inplace|in place"):
         y.sum().backward()
+    z = (x * x + 1).sqrt_()  # the recorded in-place op saves its output, too
+    z.div_(2.0)
+    with pytest.raises(RuntimeError, match="inplace|in place"):
+        z.sum().backward()
 
 
 def test_inplace_through_a_view_is_never_silently_wrong():

@@ -15,7 +15,9 @@ from .. import backend, random
 from .._errors import op_error
 from ..autograd.grad_mode import no_grad
 from ..ops import functional as _ops
-from ..ops import layers as _layers, loss as _loss, special as _special
+from ..ops import layers as _layers
+from ..ops import loss as _loss
+from ..ops import special as _special
 from ..ops.index import pad_zeros as _index_pad
 from ..ops.operands import cast as _cast
 from ..ops.registry import apply

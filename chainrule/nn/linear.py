@@ -5,7 +5,8 @@ from __future__ import annotations
 import math
 
 from .. import creation
-from . import functional as F, init
+from . import functional as F
+from . import init
 from .module import Module
 from .parameter import Parameter
 

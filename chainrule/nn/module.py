@@ -63,7 +63,7 @@ def _addindent(text: str, spaces: int) -> str:
     return lines[0] + "\n" + "\n".join(pad + line for line in lines[1:])
 
 
-def _array_fn_for(args, kwargs, op="to"):
+def _parse_to(args, kwargs, op="to"):
     """Parse ``to(device)``, ``to(dtype)``, ``to(device, dtype)``, ``to(tensor)`` (and the
     keywords) into (device, dtype)."""
     device = kwargs.pop("device", None)
@@ -449,7 +449,7 @@ class Module:
     def to(self, *args, **kwargs) -> Module:
         """Move and/or cast parameters and buffers in place: ``to(device)``, ``to(dtype)``
         (floating tensors only), ``to(device, dtype)``, ``to(tensor)``."""
-        device, dtype = _array_fn_for(args, dict(kwargs))
+        device, dtype = _parse_to(args, dict(kwargs))
 
         def convert(array):
             if device is not None and backend.device_of(array) != device:

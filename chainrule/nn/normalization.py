@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from .. import backend, creation
-from . import functional as F, init
+from . import functional as F
+from . import init
 from .module import Module
 from .parameter import Parameter
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from .. import creation
 from ..autograd.grad_mode import no_grad
-from . import functional as F, init
+from . import functional as F
+from . import init
 from .module import Module
 from .parameter import Parameter
 

@@ -212,8 +212,9 @@ class sigmoid:
     this form evaluates exp only of non-positive numbers."""
 
     def forward(xp, x):
-        e = xp.exp(-xp.abs(x))
-        return xp.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
+        h = x.astype(xp.float32) if x.dtype == xp.float16 else x  # float16: compute in float32
+        e = xp.exp(-xp.abs(h))
+        return xp.where(h >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
 
     def vjp(ns, g, out, x):
         return (g * out * (1 - out),)
@@ -227,7 +228,8 @@ class relu:
         return xp.maximum(x, 0)
 
     def vjp(ns, g, out, x):
-        return (ns.where(out > 0, g, 0),)  # relu'(0) = 0, as in torch
+        # relu'(0) = 0, as in torch; written as "not <= 0" so that NaN passes g, as torch does
+        return (ns.where(out <= 0, 0, g),)
 
 
 # ----------------------------------------------------------------------- piecewise
@@ -249,7 +251,10 @@ def _zero_vjp(ns, g, out, x):
 @primitive(save="")
 class sign:
     def forward(xp, x):
-        return xp.sign(x)
+        out = xp.sign(x)
+        if out.dtype.kind == "f":
+            out = xp.where(out != out, 0, out).astype(out.dtype, copy=False)  # sign(NaN) = 0
+        return out
 
     vjp = _zero_vjp
 
@@ -304,11 +309,10 @@ class maximum:
         return xp.maximum(x, y)
 
     def vjp(ns, g, out, x, y):
-        half = g * 0.5  # ties share the gradient equally, as in torch
-        return (
-            ns.where(x > y, g, ns.where(x == y, half, 0)),
-            ns.where(y > x, g, ns.where(x == y, half, 0)),
-        )
+        # ties share the gradient equally; written as torch's rule (zero where the other
+        # operand wins) so that a NaN passes the gradient to both, as torch does
+        shared = ns.where(x == y, g * 0.5, g)
+        return ns.where(x < y, 0, shared), ns.where(y < x, 0, shared)
 
 
 @primitive(save="inputs")
@@ -317,11 +321,8 @@ class minimum:
         return xp.minimum(x, y)
 
     def vjp(ns, g, out, x, y):
-        half = g * 0.5
-        return (
-            ns.where(x < y, g, ns.where(x == y, half, 0)),
-            ns.where(y < x, g, ns.where(x == y, half, 0)),
-        )
+        shared = ns.where(x == y, g * 0.5, g)
+        return ns.where(x > y, 0, shared), ns.where(y > x, 0, shared)
 
 
 @primitive(save=(0,))

@@ -20,11 +20,14 @@ _np = backend.np
 # ------------------------------------------------------------------ helpers
 
 
-def _dims(op, dim, ndim):
-    """torch ``dim`` (None, int or sequence, negatives allowed) -> sorted tuple of axes."""
+def _dims(op, dim, ndim, empty_all=False):
+    """torch ``dim`` (None, int or sequence, negatives allowed) -> sorted tuple of axes.
+    With ``empty_all`` (reductions) an empty sequence means every dim, as in torch."""
     if dim is None:
         return None
     items = (dim,) if isinstance(dim, (int, _np.integer)) else tuple(dim)
+    if empty_all and not items:
+        return None
     if ndim == 0 and builtins.all(d in (0, -1) for d in items):
         return ()
     out = []
@@ -112,7 +115,8 @@ def div(input, other, *, rounding_mode=None):
     if rounding_mode is not None:
         raise op_error("div", "rounding_mode must be None, 'trunc' or 'floor', got "
                        f"{rounding_mode!r}")
-    if isinstance(input, Tensor) and input.data.dtype.kind == "f":
+    if (isinstance(input, Tensor) and input.data.dtype.kind == "f") or (
+            isinstance(other, Tensor) and other.data.dtype.kind == "f"):
         return binary(E.divide, input, other)  # a float tensor makes the result float
     a, b = operands("divide", input, other)
     if a.data.dtype.kind in "biu":  # true division of integers gives floats, as in torch
@@ -156,7 +160,7 @@ def pow(input, exponent):
             xp = backend.get_array_module(input.data)
             return _nondiff(input.data.copy() if exponent else xp.ones_like(input.data))
         exponent = int(exponent)
-    if isinstance(input, Tensor) and isinstance(exponent, Number) and not isinstance(exponent, bool):
+    if isinstance(input, Tensor) and isinstance(exponent, Number):
         x = input
         if x.data.dtype.kind == "b" and isinstance(exponent, int):
             x = cast(x, _np.dtype(_np.int64))  # bool ** int is int64 in torch
@@ -316,7 +320,7 @@ def sum(input, dim=None, keepdim=False, *, dtype=None):
         x = cast(x, backend.as_dtype(dtype).np)
     else:
         x = _int64_accumulator(x)
-    return apply(R.sum, x, axis=_dims("sum", dim, x.ndim), keepdims=keepdim)
+    return apply(R.sum, x, axis=_dims("sum", dim, x.ndim, True), keepdims=keepdim)
 
 
 def _int64_accumulator(x):
@@ -334,7 +338,7 @@ def mean(input, dim=None, keepdim=False, *, dtype=None):
     if x.data.dtype.kind != "f":
         raise op_error("mean", f"could not infer output dtype: input dtype is "
                        f"{backend.from_np(x.data.dtype)}; use a floating dtype")
-    axes = _dims("mean", dim, x.ndim)
+    axes = _dims("mean", dim, x.ndim, True)
     count = _count(x.shape, axes)
     return sum(x, dim, keepdim) / count
 
@@ -454,7 +458,7 @@ def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     x = _floating("var", _tensor("var", input), "std and var only support floating point dtypes")
     if correction is None:
         correction = 1 if unbiased is None or unbiased else 0
-    axes = _dims("var", dim, x.ndim)
+    axes = _dims("var", dim, x.ndim, True)
     n = _count(x.shape, axes)
     centered = x - mean(x, dim, keepdim=True)
     return sum(centered * centered, dim, keepdim) / builtins.max(n - correction, 0)
@@ -478,7 +482,7 @@ def _safe_root(s, power):
 def logsumexp(input, dim, keepdim=False):
     """log(sum(exp(x))), composed stably: the (constant) maximum is taken out first."""
     x = _float_input("logsumexp", _tensor("logsumexp", input))
-    axes = _dims("logsumexp", dim, x.ndim)
+    axes = _dims("logsumexp", dim, x.ndim, True)
     reduced = range(x.ndim) if axes is None else axes
     if builtins.any(x.shape[a] == 0 for a in reduced):  # log of an empty sum: -inf
         out = log(sum(exp(x), axes, keepdim=True))
@@ -499,7 +503,7 @@ def norm(input, p="fro", dim=None, keepdim=False):
     """Vector p-norm over ``dim`` (all elements by default); p = 2 / 'fro' is a primitive
     (zero gradient at zero), other p are composed."""
     x = _floating("norm", _tensor("norm", input), "expected a floating point tensor as input")
-    axes = _dims("norm", dim, x.ndim)
+    axes = _dims("norm", dim, x.ndim, True)
     if p in ("fro", 2, 2.0):
         return apply(R.norm2, x, axis=axes, keepdims=keepdim)
     if p == float("inf"):
@@ -508,6 +512,8 @@ def norm(input, p="fro", dim=None, keepdim=False):
         return amin(abs(x), axes if axes is not None else (), keepdim)
     if p == 1:
         return sum(abs(x), dim, keepdim)
+    if p == 0:  # the number of non-zero elements; zero gradient, as torch
+        return sum(sign(abs(x)), dim, keepdim)
     if not isinstance(p, Number) or p <= 0:
         raise op_error("norm", f"p must be a positive number, 'fro' or inf, got {p!r}")
     return _safe_root(sum(abs(x) ** p, dim, keepdim), 1.0 / p)  # gradient 0 at 0, as torch
@@ -515,7 +521,7 @@ def norm(input, p="fro", dim=None, keepdim=False):
 
 def all(input, dim=None, keepdim=False):
     x = _tensor("all", input)
-    axes = _dims("all", dim, x.ndim)
+    axes = _dims("all", dim, x.ndim)  # torch: all/any over dim=() reduce nothing
     return _nondiff(backend.get_array_module(x.data).all(x.data, axis=axes, keepdims=keepdim))
 
 
@@ -655,7 +661,7 @@ def expand(input, *sizes):
     sizes = _shape_arg(sizes)
     if len(sizes) < x.ndim:
         raise op_error("expand", f"the number of sizes provided ({len(sizes)}) must be greater "
-                       f"or equal to the number of dimensions in the tensor ({x.ndim})", RuntimeError)
+                       f"or equal to the number of dimensions in the tensor ({x.ndim})")
     lead = len(sizes) - x.ndim
     shape = []
     for i, s in enumerate(sizes):
@@ -694,11 +700,18 @@ def flip(input, dims):
 
 
 def cat(tensors, dim=0):
-    tensors = list(tensors)
+    """Join tensors along an existing ``dim`` (dtypes promote); 1-D empty tensors are
+    skipped, as in torch.  Always a new tensor, even for one input."""
+    tensors = [_tensor("cat", t) for t in tensors]
     if not tensors:
         raise op_error("cat", "expected a non-empty list of Tensors", ValueError)
-    tensors = [t for t in tensors if not (t.ndim == 1 and t.shape[0] == 0)] or tensors[:1]
-    ts = operands("cat", *tensors) if len({t.data.dtype for t in tensors}) > 1 else tensors
+    for i, t in enumerate(tensors):
+        if t.ndim == 0:
+            raise op_error("cat", f"zero-dimensional tensor (at position {i}) cannot be "
+                           "concatenated")
+    if len({t.data.dtype for t in tensors}) > 1:
+        tensors = operands("cat", *tensors)
+    ts = [t for t in tensors if not (t.ndim == 1 and t.shape[0] == 0)] or tensors[:1]
     first = ts[0]
     d = _dim1("cat", dim, first.ndim)
     for i, t in enumerate(ts):
@@ -708,7 +721,7 @@ def cat(tensors, dim=0):
                            f"tensor 0 has shape {tuple(first.shape)}, tensor {i} has shape "
                            f"{tuple(t.shape)}", RuntimeError)
     if len(ts) == 1:
-        return ts[0]
+        return apply(E.clone, ts[0])
     return apply(S.concatenate, *ts, axis=d)
 
 
@@ -723,8 +736,8 @@ def stack(tensors, dim=0):
     for i, t in enumerate(tensors):
         if t.shape != shape:
             raise op_error("stack", f"stack expects each tensor to be equal size, but got "
-                           f"{list(shape)} at entry 0 and {list(t.shape)} at entry {i}", RuntimeError)
-    d = dim % (len(shape) + 1)
+                           f"{list(shape)} at entry 0 and {list(t.shape)} at entry {i}")
+    d = _dim1("stack", dim, len(shape) + 1)
     return cat([unsqueeze(t, d) for t in tensors], d)
 
 
@@ -755,9 +768,11 @@ def split(tensor, split_size_or_sections, dim=0):
 def chunk(input, chunks, dim=0):
     if chunks <= 0:
         raise op_error("chunk", f"chunks must be positive, got {chunks}")
-    n = input.shape[_dim1("chunk", dim, input.ndim)]
-    size = -(-n // chunks) if n else 1
-    return split(input, builtins.max(size, 1), dim)
+    d = _dim1("chunk", dim, input.ndim)
+    n = input.shape[d]
+    if n == 0:  # torch: ``chunks`` empty pieces
+        return tuple(input[(slice(None),) * d + (slice(0, 0),)] for _ in range(chunks))
+    return split(input, -(-n // chunks), dim)
 
 
 # ------------------------------------------------------------------ indexing
@@ -769,13 +784,17 @@ def _index_key(op, x, key):
     xp = backend.get_array_module(x.data)
     items = key if isinstance(key, tuple) else (key,)
     out = []
-    for item in items:
+    for i, item in enumerate(items):
         if isinstance(item, Tensor):
             item = item.data
         elif isinstance(item, (list, tuple)) or (isinstance(item, bool)):
             item = xp.asarray(item)
         if backend.is_array(item):
+            if item.dtype.kind == "b" and item.ndim == 0:
+                out.append(item)  # x[True] adds a dim (x[False] an empty one), as NumPy
+                continue
             if item.dtype.kind == "b":
+                _check_mask(op, x, items, i, item)
                 out.extend(xp.nonzero(item))
                 continue
             if item.dtype.kind not in "iu":
@@ -783,6 +802,26 @@ def _index_key(op, x, key):
                                f"{item.dtype}", IndexError)
         out.append(item)
     return out[0] if len(out) == 1 and not isinstance(key, tuple) else tuple(out)
+
+
+def _check_mask(op, x, items, i, mask):
+    """A boolean mask must match the dims it covers (nonzero() alone would not check)."""
+    def width(item):
+        data = item.data if isinstance(item, Tensor) else item
+        if item is None or item is Ellipsis:
+            return 0
+        return data.ndim if getattr(data, "dtype", None) is not None and (
+            data.dtype.kind == "b") else 1
+
+    if builtins.any(it is Ellipsis for it in items[:i]):
+        pos = x.ndim - builtins.sum(width(it) for it in items[i:])
+    else:
+        pos = builtins.sum(width(it) for it in items[:i])
+    covered = tuple(x.shape[pos:pos + mask.ndim])
+    if covered != tuple(mask.shape):
+        raise op_error(op, f"the shape of the mask {list(mask.shape)} at index {pos} does not "
+                       f"match the shape of the indexed tensor {list(x.shape)} at index {pos}",
+                       IndexError)
 
 
 def getitem(x, key):
@@ -823,7 +862,8 @@ def take_along_dim(input, indices, dim=None):
         _in_range("take_along_dim", idx, x.data.size, 0, negative_ok=True)
         return apply(I.take_along_axis, reshape(x, -1), reshape(idx, -1), axis=0)
     if x.ndim == 0:
-        return take_along_dim(x, idx, None).reshape(idx.shape)
+        raise op_error("take_along_dim", f"dimension specified as {dim} but tensor has no "
+                       "dimensions", IndexError)
     d = _dim1("take_along_dim", dim, x.ndim)
     if idx.ndim != x.ndim:
         raise op_error("take_along_dim", f"input {tuple(x.shape)} and indices {tuple(idx.shape)} "
@@ -896,6 +936,9 @@ def index_select(input, dim, index):
         raise op_error("index_select", "index must be a 0-D or 1-D tensor", IndexError)
     _in_range("index_select", index, x.shape[d] if x.ndim else 1, d)
     if x.ndim == 0:
+        if index.data.size != 1:
+            raise op_error("index_select", "index to a 0-d tensor can have only 1 value, got "
+                           f"{index.data.size}")
         return getitem(reshape(x, 1), reshape(index, -1)).reshape(index.shape)
     return getitem(x, (slice(None),) * d + (reshape(index, -1),))
 

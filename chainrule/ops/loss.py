@@ -48,10 +48,11 @@ class cross_entropy:
     node; the gradient reuses the forward's exponentials).  Its gradient is softmax minus
     the (smoothed, weighted) one-hot target:
 
-        d loss_i / d x_ic = c_i [p_ic ((1 - ε) w[t_i] + ε/C sum_k w_k)
-                                 - (1 - ε) w[t_i] [c = t_i] - ε/C w_c]
+        d loss_i / d x_ik = c_i [p_ik ((1 - ε) w[t_i] + ε/C sum_j w_j)
+                                 - (1 - ε) w[t_i] [k = t_i] - ε/C w_k]
 
-    with c_i the incoming gradient (divided by the denominator for 'mean').
+    with p = softmax(x) and c_i the incoming gradient (divided by the denominator for
+    'mean'; 0 on ignored rows).
     ``saved`` is a fresh ``CrossEntropySaved`` per call, filled by the forward.
     """
 

@@ -78,7 +78,9 @@ def cast(x, np_dtype):
 
 
 def operands(op_name, *xs):
-    """Tensors of one promoted dtype from a mix of Tensors and Python scalars."""
+    """Tensors of one promoted dtype from a mix of Tensors, Python scalars and arrays (an
+    array operand counts as a tensor, as in torch)."""
+    xs = [Tensor._wrap(x) if backend.is_array(x) else x for x in xs]
     first = next((x for x in xs if isinstance(x, Tensor)), None)
     if first is None:
         raise op_error(op_name, "needs at least one tensor operand", TypeError)

@@ -431,3 +431,44 @@ def test_inplace_activations_write_into_their_input():
     leaf = cr.tensor([1.0], requires_grad=True)
     with pytest.raises(RuntimeError, match="leaf"):
         CF.elu(leaf, inplace=True)
+
+
+# ----------------------------------------------------------------------- loss modules
+
+
+def _loss_module_cases(lib):
+    n = lib.nn
+    w3 = lib.tensor([0.5, 1.0, 2.0], dtype=lib.float64)
+    return [
+        (n.CrossEntropyLoss(weight=w3, ignore_index=0, label_smoothing=0.1), "logits", "index"),
+        (n.CrossEntropyLoss(reduction="sum"), "logits", "probs"),
+        (n.NLLLoss(weight=w3, reduction="none"), "logprobs", "index"),
+        (n.MSELoss(reduction="sum"), "logits", "real"),
+        (n.L1Loss(), "logits", "real"),
+        (n.SmoothL1Loss(beta=0.5), "logits", "real"),
+        (n.HuberLoss(delta=0.3, reduction="none"), "logits", "real"),
+        (n.BCELoss(weight=w3), "probs", "unit"),
+        (n.BCEWithLogitsLoss(pos_weight=w3, reduction="sum"), "logits", "unit"),
+        (n.KLDivLoss(reduction="batchmean", log_target=True), "logprobs", "logprobs"),
+    ]
+
+
+@pytest.mark.requires_torch
+def test_loss_modules_against_torch(torch):
+    rng = np.random.default_rng(12)
+    data = {"logits": rng.standard_normal((4, 3)), "real": rng.standard_normal((4, 3)),
+            "probs": probs()(rng, (4, 3)), "logprobs": log_probs()(rng, (4, 3)),
+            "unit": rng.uniform(0, 1, (4, 3)), "index": rng.integers(0, 3, 4)}
+    for ours, theirs in zip(_loss_module_cases(cr), _loss_module_cases(torch)):
+        (_, x_kind, t_kind) = ours
+        a = cr.tensor(data[x_kind], requires_grad=True)
+        b = torch.tensor(data[x_kind], requires_grad=True)
+        out = ours[0](a, cr.tensor(data[t_kind]))
+        ref = theirs[0](b, torch.tensor(data[t_kind]))
+        np.testing.assert_allclose(out.detach().numpy(), ref.detach().numpy(), rtol=1e-12,
+                                   err_msg=repr(ours[0]))
+        out.sum().backward()
+        ref.sum().backward()
+        np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=1e-12, atol=1e-15,
+                                   err_msg=repr(ours[0]))
+        assert list(ours[0].state_dict()) == list(theirs[0].state_dict())
