@@ -9,6 +9,8 @@ from .registry import primitive
 @primitive(save="out")
 class softmax:
     def forward(xp, x, axis):
+        if x.size == 0:  # nothing to normalize (max over an empty axis has no identity)
+            return x.copy()
         e = xp.exp(x - xp.max(x, axis=axis, keepdims=True))
         return e / xp.sum(e, axis=axis, keepdims=True)
 
@@ -19,6 +21,8 @@ class softmax:
 @primitive(save="out")
 class log_softmax:
     def forward(xp, x, axis):
+        if x.size == 0:
+            return x.copy()
         shifted = x - xp.max(x, axis=axis, keepdims=True)
         return shifted - xp.log(xp.sum(xp.exp(shifted), axis=axis, keepdims=True))
 
