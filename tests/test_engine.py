@@ -17,6 +17,15 @@ import chainrule as cr
 from chainrule.autograd import Function
 
 
+def optional_torch():
+    """torch where it is installed (for an extra comparison), else None."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    return torch
+
+
 def t64(values, requires_grad=True):
     return cr.tensor(np.asarray(values, dtype=np.float64), requires_grad=requires_grad)
 
@@ -112,17 +121,13 @@ def test_second_backward_through_freed_graph_is_a_clear_error():
         y.backward()
 
 
-def test_graph_that_saved_nothing_can_be_walked_twice(torch):
+def test_graph_that_saved_nothing_can_be_walked_twice():
     # torch allows it: nothing was freed
     x = t64([1.0, 2.0])
     y = (x + 1).sum()
     y.backward()
     y.backward()
-    xt = torch.tensor([1.0, 2.0], dtype=torch.float64, requires_grad=True)
-    yt = (xt + 1).sum()
-    yt.backward()
-    yt.backward()
-    close(x.grad, xt.grad)
+    close(x.grad, [2.0, 2.0])
 
 
 def test_saved_arrays_are_freed_after_backward_unless_retained():
@@ -237,27 +242,28 @@ def test_50000_node_chain_backward_and_free():
     gc.collect()
 
 
-def test_tensor_used_twice_in_one_op(torch, rng):
+def test_tensor_used_twice_in_one_op(rng):
     a = rng.standard_normal(5)
     x = t64(a)
     (x * x * x).sum().backward()
-    xt = torch.tensor(a, requires_grad=True)
-    (xt * xt * xt).sum().backward()
-    close(x.grad, xt.grad)
     close(x.grad, 3 * a**2)
 
 
-def test_diamond_graph_runs_each_backward_once(torch, rng):
+def test_diamond_graph_runs_each_backward_once(rng):
     a = rng.standard_normal(4)
     x = t64(a)
     s = Counted.apply(x * 2)
     out = (s.exp() * s.sin() + s).sum()
     out.backward()
     assert Counted.calls == 1
-    xt = torch.tensor(a, requires_grad=True)
-    st = xt * 2
-    (st.exp() * st.sin() + st).sum().backward()
-    close(x.grad, xt.grad)
+    sa = 2 * a
+    close(x.grad, 2 * (np.exp(sa) * (np.sin(sa) + np.cos(sa)) + 1))
+    torch = optional_torch()
+    if torch is not None:
+        xt = torch.tensor(a, requires_grad=True)
+        st = xt * 2
+        (st.exp() * st.sin() + st).sum().backward()
+        close(x.grad, xt.grad)
 
 
 def test_shared_subgraph_between_several_outputs():
@@ -305,16 +311,22 @@ def test_leaf_hook_sees_and_replaces_gradient():
     close(x.grad, [6.0, 6.0])
 
 
-def test_non_leaf_hook_replaces_gradient_flowing_on(torch):
+def test_non_leaf_hook_replaces_gradient_flowing_on():
     x = t64([1.0, 2.0])
     y = x * 2
     y.register_hook(lambda g: g * 10)
     (y * y).sum().backward()
-    xt = torch.tensor([1.0, 2.0], dtype=torch.float64, requires_grad=True)
-    yt = xt * 2
-    yt.register_hook(lambda g: g * 10)
-    (yt * yt).sum().backward()
-    close(x.grad, xt.grad)
+    close(x.grad, [80.0, 160.0])  # d/dy = 2y = 4x, times 10, times dy/dx = 2
+
+
+def test_gradient_shown_to_a_hook_is_not_changed_by_later_accumulation():
+    x = t64([1.0, 2.0])
+    seen = []
+    x.register_hook(seen.append)
+    (x * 3).sum().backward()
+    (x * 3).sum().backward()
+    close(seen[0], [3.0, 3.0])
+    close(x.grad, [6.0, 6.0])
 
 
 def test_hook_handle_remove():
@@ -338,7 +350,7 @@ def test_hook_on_tensor_without_grad_is_an_error():
         cr.ones(2).register_hook(lambda g: g)
 
 
-def test_retain_grad_on_non_leaf(torch):
+def test_retain_grad_on_non_leaf():
     x = t64([1.0, 2.0])
     y = x * 2
     z = x * 3
@@ -347,35 +359,24 @@ def test_retain_grad_on_non_leaf(torch):
     (y * y + z).sum().backward()
     assert z.grad is None
     assert y.retains_grad and not z.retains_grad
-    xt = torch.tensor([1.0, 2.0], dtype=torch.float64, requires_grad=True)
-    yt = xt * 2
-    yt.retain_grad()
-    yt.register_hook(lambda g: g * 3)
-    (yt * yt + xt * 3).sum().backward()
-    close(y.grad, yt.grad)  # the hook's result, as in torch 2
-    close(x.grad, xt.grad)
+    close(y.grad, [12.0, 24.0])  # 2y, then the hook's * 3: the hook's result, as in torch 2
+    close(x.grad, [27.0, 51.0])  # 2 * 6y + 3
 
 
-def test_retained_grad_accumulates(torch):
+def test_retained_grad_accumulates():
     x = t64([1.0, 2.0])
     y = x * 2
     y.retain_grad()
     loss = (y * y).sum()
     loss.backward(retain_graph=True)
     loss.backward()
-    xt = torch.tensor([1.0, 2.0], dtype=torch.float64, requires_grad=True)
-    yt = xt * 2
-    yt.retain_grad()
-    lt = (yt * yt).sum()
-    lt.backward(retain_graph=True)
-    lt.backward()
-    close(y.grad, yt.grad)
+    close(y.grad, [8.0, 16.0])  # 2y, twice
 
 
 # ---------------------------------------------------------------- backward(inputs=)
 
 
-def test_backward_inputs_accumulates_only_into_those_inputs(torch):
+def test_backward_inputs_accumulates_only_into_those_inputs():
     x, y = t64([1.0, 2.0]), t64([3.0, 4.0])
     (x * y).sum().backward(inputs=[x])
     close(x.grad, [3.0, 4.0])
@@ -384,15 +385,12 @@ def test_backward_inputs_accumulates_only_into_those_inputs(torch):
     close(x.grad, [6.0, 8.0])
 
 
-def test_backward_inputs_non_leaf(torch):
+def test_backward_inputs_non_leaf():
     x = t64([1.0, 2.0])
     y = x * 2
     (y * y).sum().backward(inputs=[y])
-    xt = torch.tensor([1.0, 2.0], dtype=torch.float64, requires_grad=True)
-    yt = xt * 2
-    (yt * yt).sum().backward(inputs=[yt])
-    close(y.grad, yt.grad)
-    assert x.grad is None and xt.grad is None
+    close(y.grad, [4.0, 8.0])
+    assert x.grad is None
 
 
 def test_backward_inputs_skips_unneeded_branches():
@@ -411,7 +409,7 @@ def test_backward_inputs_unused_and_empty():
         (x * 2).sum().backward(inputs=[])
 
 
-def test_backward_inputs_applies_leaf_hooks(torch):
+def test_backward_inputs_applies_leaf_hooks():
     x = t64([1.0, 2.0])
     x.register_hook(lambda g: g * 10)
     (x * 2).sum().backward(inputs=[x])
@@ -421,16 +419,13 @@ def test_backward_inputs_applies_leaf_hooks(torch):
 # ------------------------------------------------------------ autograd.grad pruning
 
 
-def test_grad_with_respect_to_non_leaf(torch, rng):
+def test_grad_with_respect_to_non_leaf(rng):
     a = rng.standard_normal(3)
     x = t64(a)
     h = x.exp()
     loss = (h * h).sum() + h.sum()
     (gh,) = cr.autograd.grad(loss, h)
-    xt = torch.tensor(a, requires_grad=True)
-    ht = xt.exp()
-    (ght,) = torch.autograd.grad((ht * ht).sum() + ht.sum(), ht)
-    close(gh, ght)
+    close(gh, 2 * np.exp(a) + 1)
     assert x.grad is None
 
 
@@ -442,17 +437,21 @@ def test_grad_does_not_run_nodes_upstream_of_a_non_leaf_target():
     close(gh, 2 * h.detach().numpy())
 
 
-def test_grad_with_non_leaf_and_leaf_targets_on_one_path(torch, rng):
+def test_grad_with_non_leaf_and_leaf_targets_on_one_path(rng):
     a = rng.standard_normal(3)
     x = t64(a)
     h = x.sin()
     loss = (h * x).sum()
     gh, gx = cr.autograd.grad(loss, [h, x])
-    xt = torch.tensor(a, requires_grad=True)
-    ht = xt.sin()
-    ght, gxt = torch.autograd.grad((ht * xt).sum(), [ht, xt])
-    close(gh, ght)
-    close(gx, gxt)
+    close(gh, a)
+    close(gx, np.sin(a) + a * np.cos(a))  # the path through h counts too, as in torch
+    torch = optional_torch()
+    if torch is not None:
+        xt = torch.tensor(a, requires_grad=True)
+        ht = xt.sin()
+        ght, gxt = torch.autograd.grad((ht * xt).sum(), [ht, xt])
+        close(gh, ght)
+        close(gx, gxt)
 
 
 def test_grad_skips_side_branches():
@@ -487,3 +486,39 @@ def test_next_functions_and_grad_fn_names():
     assert node.name() == "MultiplyBackward"
     (acc, _), (const, _) = node.next_functions
     assert acc.variable is x and const is None
+
+
+# ----------------------------------------------- VJPs told which inputs need gradients
+
+
+def test_vjp_with_needs_is_told_which_inputs_want_a_gradient():
+    from chainrule.ops.registry import Primitive, apply
+
+    asked = []
+
+    def forward(xp, a, b):
+        return a * b
+
+    def vjp(ns, g, out, a, b, needs=(True, True)):
+        asked.append(needs)
+        return (g * b if needs[0] else None), (g * a if needs[1] else None)
+
+    probe = Primitive("probe", forward, vjp, "inputs")
+    assert probe.needs
+    x, y, c = t64([1.0, 2.0]), t64([3.0, 4.0]), t64([5.0, 6.0], requires_grad=False)
+    apply(probe, x, c).sum().backward()
+    assert asked[-1] == (True, False)
+    close(x.grad, [5.0, 6.0])
+    cr.autograd.grad(apply(probe, x, y).sum(), [y])  # only the target's branch
+    assert asked[-1] == (False, True)
+    (gx,) = cr.autograd.grad(apply(probe, x, y).sum(), [x], create_graph=True)
+    assert asked[-1] == (True, False)
+    close(gx, [3.0, 4.0])
+
+
+def test_matmul_with_constant_data_gives_parameter_gradients(rng):
+    X = cr.tensor(rng.standard_normal((5, 3)))
+    W = t64(rng.standard_normal((3, 2)))
+    (X @ W).sum().backward()
+    close(W.grad, X.numpy().T @ np.ones((5, 2)))
+    assert X.grad is None

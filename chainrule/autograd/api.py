@@ -9,9 +9,12 @@ from .engine import _store_grad, run_backward
 
 
 def _seq(x):
+    """None, one Tensor, or any iterable of them, as a list."""
     if x is None:
         return None
-    return list(x) if isinstance(x, (list, tuple)) else [x]
+    if isinstance(x, Tensor) or backend.is_array(x) or not hasattr(x, "__iter__"):
+        return [x]
+    return list(x)
 
 
 def _check_outputs(outputs, op):

@@ -21,6 +21,7 @@ from ..ops.registry import Meta, Node
 from .grad_mode import state
 
 _ndarray = backend.ndarray
+_NUMPY_NS = array_namespace(backend.np)
 
 _FREED = (
     "Trying to backward through the graph a second time (or directly access saved tensors "
@@ -125,9 +126,11 @@ def _fit_tensor(g, shape, dtype):
 def _private(gi, g, node, in_grads):
     """True when a VJP made ``gi`` for this input alone: not the incoming gradient, not a
     view, not a saved array, not returned for two inputs, not from user code."""
-    if gi is g or not backend.is_array(gi) or gi.base is not None or node.prim.custom:
+    if gi is g or node.prim.custom:
         return False
-    if gi is node.out:
+    if type(gi) is not _ndarray and not backend.is_array(gi):
+        return False
+    if gi.base is not None or gi is node.out:
         return False
     for s in node.saved:
         if s is gi:
@@ -175,7 +178,7 @@ def _check_finite_grads(node, grads):
             )
 
 
-def _vjp_tensor(node, g):
+def _vjp_tensor(node, g, params):
     """Run a node's VJP on Tensors so that the backward pass is itself recorded
     (create_graph).  Saved arrays become Tensors joined to the graph where their values
     came from (the edge's node, the leaf itself, or this node for its own output), as
@@ -197,7 +200,7 @@ def _vjp_tensor(node, g):
         out = Tensor._wrap(node.out, requires_grad=True)
         out._node = node
         out._version = boxes[-1]
-    return node.prim.vjp(TENSOR_NS, g, out, *args, **node.params)
+    return node.prim.vjp(TENSOR_NS, g, out, *args, **params)
 
 
 # ------------------------------------------------------------------------ the walk
@@ -273,11 +276,17 @@ def run_backward(outputs, out_grads, retain_graph, create_graph, targets=None):
                 raise RuntimeError(_FREED)
             if node.versions:
                 _check_versions(node)
+            params = node.params
+            if node.prim.needs:
+                params = {**params, "needs": tuple(
+                    e is not None and (keys is None or id(e) in keys or id(e) in expand)
+                    for e in node.edges)}
             if tensor_mode:
-                in_grads = _vjp_tensor(node, g)
+                in_grads = _vjp_tensor(node, g, params)
             else:
-                ns = array_namespace(backend.get_array_module(g))
-                in_grads = node.prim.vjp(ns, g, node.out, *node.saved, **node.params)
+                ns = _NUMPY_NS if type(g) is _ndarray else array_namespace(
+                    backend.get_array_module(g))
+                in_grads = node.prim.vjp(ns, g, node.out, *node.saved, **params)
             if state.anomaly:
                 _check_finite_grads(node, in_grads)
             for e, gi in zip(node.edges, in_grads):
@@ -291,10 +300,12 @@ def run_backward(outputs, out_grads, retain_graph, create_graph, targets=None):
                     shape, dtype = e.data.shape, e.data.dtype
                 if tensor_mode:
                     push(e, _fit_tensor(gi, shape, dtype), False)
-                else:
-                    owned = _private(gi, g, node, in_grads)
+                    continue
+                owned = _private(gi, g, node, in_grads)
+                if type(gi) is not _ndarray or gi.shape != shape or gi.dtype != dtype:
                     gi, made = _fit_array(gi, shape, dtype)
-                    push(e, gi, owned or made)
+                    owned = owned or made
+                push(e, gi, owned)
             if not retain_graph and node.versions:
                 # free what was saved (a node that saved nothing can be walked again, as
                 # in torch); params go too: a custom Function keeps its ctx there
@@ -302,10 +313,11 @@ def run_backward(outputs, out_grads, retain_graph, create_graph, targets=None):
                 node.freed = True
         for leaf, g, owned in store.values():  # what is left are leaves
             if leaf._hooks:
+                owned = False  # a hook may keep the array it was shown
                 for hook in tuple(leaf._hooks):
                     r = hook(g if tensor_mode else Tensor._wrap(g))
                     if r is not None:
-                        g, owned = (r if tensor_mode else r.data), False
+                        g = r if tensor_mode else r.data
             if keys is not None:
                 capture(keys[id(leaf)], g, owned)
             else:

@@ -17,18 +17,22 @@ class matmul:
     def forward(xp, a, b):
         return xp.matmul(a, b)
 
-    def vjp(ns, g, out, a, b):
+    def vjp(ns, g, out, a, b, needs=(True, True)):
+        # needs: skip the product nobody wants (the gradient of a first layer's data costs
+        # as much as the forward matmul)
+        need_a, need_b = needs
         if a.ndim == 1 and b.ndim == 1:  # dot product
-            return g * b, g * a
+            return (g * b if need_a else None), (g * a if need_b else None)
         if a.ndim == 1:  # (k,) @ (..., k, n) -> (..., n)
-            ga = ns.matmul(g[..., None, :], _mT(ns, b))[..., 0, :]
-            gb = a[:, None] * g[..., None, :]
+            ga = ns.matmul(g[..., None, :], _mT(ns, b))[..., 0, :] if need_a else None
+            gb = a[:, None] * g[..., None, :] if need_b else None
             return ga, gb
         if b.ndim == 1:  # (..., m, k) @ (k,) -> (..., m)
-            ga = g[..., :, None] * b
-            gb = ns.matmul(_mT(ns, a), g[..., :, None])[..., 0]
+            ga = g[..., :, None] * b if need_a else None
+            gb = ns.matmul(_mT(ns, a), g[..., :, None])[..., 0] if need_b else None
             return ga, gb
-        return ns.matmul(g, _mT(ns, b)), ns.matmul(_mT(ns, a), g)
+        return (ns.matmul(g, _mT(ns, b)) if need_a else None,
+                ns.matmul(_mT(ns, a), g) if need_b else None)
 
 
 @primitive(save="inputs")

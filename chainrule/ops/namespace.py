@@ -56,7 +56,8 @@ def _axis(axis, ndim):
 
 
 def _t(x):
-    return x if isinstance(x, Tensor) else Tensor._wrap(backend.np.asarray(x))
+    """An index array as a (constant) Tensor, on the array's own device."""
+    return x if isinstance(x, Tensor) else Tensor._wrap(backend.get_array_module(x).asarray(x))
 
 
 class TensorNamespace:

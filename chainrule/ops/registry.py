@@ -17,6 +17,10 @@ operands are arrays; under ``create_graph=True`` it holds chainrule's differenti
 the operands are Tensors, so the same rule records its own graph and can be differentiated
 again.  VJPs ignore broadcasting: the engine sums each gradient back to its input's shape.
 
+A VJP may take a keyword ``needs`` (a tuple of bools, one per input, default all True): the
+engine then passes which inputs want a gradient, and the VJP may return None for the rest
+instead of computing them.
+
 ``save`` says what the VJP reads: ``"inputs"`` (the input arrays), ``"out"`` (the result),
 ``"both"``, ``""`` (only shapes and dtypes, given as lightweight stand-ins), or a tuple of
 input positions (those inputs' arrays, stand-ins for the rest).  Saved
@@ -24,6 +28,8 @@ arrays are stamped with their tensor's version so that an in-place change is det
 """
 
 from __future__ import annotations
+
+import inspect
 
 from .. import backend
 from .._errors import OpError, describe, op_error, user_frame_location
@@ -34,7 +40,7 @@ REGISTRY: dict[str, "Primitive"] = {}
 
 
 class Primitive:
-    __slots__ = ("name", "forward", "vjp", "save_inputs", "save_out", "doc", "custom")
+    __slots__ = ("name", "forward", "vjp", "save_inputs", "save_out", "doc", "custom", "needs")
 
     def __init__(self, name, forward, vjp, save, custom=False):
         if isinstance(save, tuple):
@@ -44,12 +50,16 @@ class Primitive:
             self.save_inputs = save in ("inputs", "both")
             self.save_out = save in ("out", "both")
         else:
-            raise ValueError(f"primitive {name}: save must be '', 'inputs', 'out', 'both' or a tuple")
+            raise ValueError(f"primitive {name}: save must be '', 'inputs', 'out', 'both' or a "
+                             "tuple of input positions")
         self.name = name
         self.forward = forward
         self.vjp = vjp
         self.doc = None
         self.custom = custom  # a user's autograd.Function: its gradients may alias anything
+        # a VJP with a ``needs`` keyword is told which inputs want a gradient, so that it
+        # can skip the others' work (matmul: the gradient of a first layer's data)
+        self.needs = vjp is not None and "needs" in inspect.signature(vjp).parameters
 
     def __repr__(self) -> str:
         return f"<primitive {self.name}>"
@@ -207,7 +217,7 @@ def apply(prim: Primitive, *inputs, **params):
     result._hooks = None
     result._name = None
     base = out.base
-    if base is not None and (base is a0 or base is a0.base):
+    if out is a0 or (base is not None and (base is a0 or base is a0.base)):
         # a view (reshape, transpose, slice, expand) shares its base's version counter, as
         # in torch, so that an in-place change through either one is seen by both
         result._version = inputs[0]._version
@@ -215,10 +225,19 @@ def apply(prim: Primitive, *inputs, **params):
         result._version = [0]
     record = False
     if state.enabled:
+        edges = []  # see Node; built while looking for an input that requires grad
         for t in inputs:
             if t.requires_grad:
                 record = True
-                break
+                node = t._node
+                if node is None:
+                    edges.append(t)
+                elif node.vout != t._version[0]:
+                    raise stale_error(prim.name, next(i for i, u in enumerate(inputs) if u is t))
+                else:
+                    edges.append(node)
+            else:
+                edges.append(None)
     if not record:
         result.requires_grad = False
         result._node = None
@@ -227,27 +246,15 @@ def apply(prim: Primitive, *inputs, **params):
         return result
     if prim.vjp is None:
         raise OpError(f"{prim.name}: is not differentiable, at {user_frame_location()}")
-    edges = []
-    for i, t in enumerate(inputs):
-        if t.requires_grad:
-            node = t._node
-            if node is None:
-                edges.append(t)
-            elif node.vout != t._version[0]:
-                raise stale_error(prim.name, i)
-            else:
-                edges.append(node)
-        else:
-            edges.append(None)
     save = prim.save_inputs
     if save is True:
         saved = tuple(arrays)
-        versions = tuple((i, t._version, t._version[0]) for i, t in enumerate(inputs))
+        versions = tuple([(i, t._version, t._version[0]) for i, t in enumerate(inputs)])
     elif save:
-        saved = tuple(a if i in save else Meta(a) for i, a in enumerate(arrays))
-        versions = tuple((i, inputs[i]._version, inputs[i]._version[0]) for i in save)
+        saved = tuple([a if i in save else Meta(a) for i, a in enumerate(arrays)])
+        versions = tuple([(i, inputs[i]._version, inputs[i]._version[0]) for i in save])
     else:
-        saved = tuple(Meta(a) for a in arrays)
+        saved = tuple([Meta(a) for a in arrays])
         versions = ()
     vout = result._version[0]
     if prim.save_out:

@@ -1,0 +1,359 @@
+"""The walk-through as one self-contained HTML page: the graph (inline SVG), a
+previous/next control, and one panel per step (inline CSS and JavaScript; no network)."""
+
+from __future__ import annotations
+
+import json
+import re
+from html import escape
+from importlib import resources
+
+from .. import backend
+from .explain import Walkthrough
+from .graph import fmt, fmt_array, shape_text
+from .picture import Picture
+from .svg import render_svg
+
+_np = backend.np
+
+MATRIX_LIMIT = 10  # rows / columns of a matrix written out in the page
+_SUBSCRIPT = re.compile(r"^([A-Za-zŷσ]+)(\d+)$")
+
+
+def _template() -> str:
+    return resources.files("chainrule.viz").joinpath("templates/explain.html").read_text(
+        encoding="utf-8")
+
+
+# ------------------------------------------------------------------ formula markup
+
+
+def sym_html(name: str) -> str:
+    m = _SUBSCRIPT.match(name)
+    if m:
+        return f'<var>{escape(m.group(1))}<sub>{m.group(2)}</sub></var>'
+    if "." in name or "_" in name:
+        return f'<var class="mod">{escape(name)}</var>'
+    return f"<var>{escape(name)}</var>"
+
+
+def math_html(markup: str) -> str:
+    """Formula markup (see ``formulas``) as HTML: symbols in ``<var>`` with subscripts,
+    derivatives as stacked fractions, exponents raised."""
+    out = []
+    i = 0
+    text = []
+
+    def flush():
+        if text:
+            out.append(_numbers(escape("".join(text))))
+            text.clear()
+
+    while i < len(markup):
+        ch = markup[i]
+        if ch == "⟦":
+            flush()
+            j = markup.index("⟧", i)
+            out.append(sym_html(markup[i + 1:j]))
+            i = j + 1
+        elif ch == "⟪":
+            flush()
+            j = markup.index("⟫", i)
+            num, den = markup[i + 1:j].split("|", 1)
+            out.append(f'<span class="frac"><span>∂{sym_html(num)}</span>'
+                       f"<span>∂{sym_html(den)}</span></span>")
+            i = j + 1
+        else:
+            text.append(ch)
+            i += 1
+    flush()
+    return _superscripts("".join(out))
+
+
+_NUMBER = re.compile(r"(?<![\w.])(-?\d+(?:\.\d+)?(?:e-?\d+)?)")
+
+
+def _numbers(text: str) -> str:
+    return _NUMBER.sub(r'<span class="num">\1</span>', text)
+
+
+def _superscripts(s: str) -> str:
+    """``^(...)`` (balanced, tags skipped) and ``^token`` become ``<sup>``."""
+    out = []
+    i = 0
+    while i < len(s):
+        if s[i] == "^":
+            if s.startswith("^(", i):
+                depth, j = 0, i + 1
+                while j < len(s):
+                    if s[j] == "<":
+                        j = s.index(">", j) + 1
+                        continue
+                    if s[j] == "(":
+                        depth += 1
+                    elif s[j] == ")":
+                        depth -= 1
+                        if depth == 0:
+                            break
+                    j += 1
+                out.append(f"<sup>{s[i + 2:j]}</sup>")
+                i = j + 1
+                continue
+            m = re.match(r"\^(<span class=\"num\">[^<]*</span>|<var>.*?</var>|[\w.]+)", s[i:])
+            if m:
+                out.append(f"<sup>{m.group(1)}</sup>")
+                i += m.end()
+                continue
+        out.append(s[i])
+        i += 1
+    return "".join(out)
+
+
+def _num(a, cls: str = "") -> str:
+    return f'<span class="num {cls}">{escape(fmt_array(_np.asarray(a)))}</span>'
+
+
+def _matrix(a, caption: str = "") -> str:
+    a = _np.asarray(a)
+    if a.ndim < 2:
+        a = a.reshape(1, -1)
+    elif a.ndim > 2:
+        a = a.reshape(a.shape[0], -1)
+    rows = []
+    for r in a[:MATRIX_LIMIT]:
+        cells = "".join(f"<td>{escape(fmt(v))}</td>" for v in r[:MATRIX_LIMIT])
+        if a.shape[1] > MATRIX_LIMIT:
+            cells += "<td>…</td>"
+        rows.append(f"<tr>{cells}</tr>")
+    if a.shape[0] > MATRIX_LIMIT:
+        rows.append("<tr><td>⋮</td></tr>")
+    cap = f"<caption>{caption}</caption>" if caption else ""
+    return f'<table class="mat">{cap}{"".join(rows)}</table>'
+
+
+def _check(value, fd, checked, ok) -> str:
+    v = _np.asarray(value)
+    n, total = int(_np.count_nonzero(checked)), int(_np.asarray(checked).size)
+    shown = _np.where(checked, fd, _np.nan)
+    mark = ('<span class="ok">✓ they agree</span>' if ok else
+            '<span class="bad">✗ they differ</span>')
+    part = "" if n == total else f' <span class="hint">({n} of {total} entries estimated)</span>'
+    if v.size <= 6:
+        return (f'<div class="check{"" if ok else " no"}"><span>chain rule '
+                f'{_num(v, "cr")}</span><span>finite difference {_num(shown, "fd")}</span>'
+                f"{mark}{part}</div>")
+    diff = float(_np.abs(v[checked] - _np.asarray(fd)[checked]).max()) if n else 0.0
+    return (f'<div class="check{"" if ok else " no"}"><span>finite differences: largest '
+            f'difference <span class="num fd-diff">{escape(fmt(diff))}</span></span>'
+            f"{mark}{part}</div>")
+
+
+def _row(label: str, content: str) -> str:
+    return f'<div class="row"><span class="label">{label}</span><span class="math">{content}' \
+           "</span></div>"
+
+
+# ------------------------------------------------------------------ the steps
+
+
+def _start_step(wt: Walkthrough) -> str:
+    consts = [b for b in wt.graph.boxes if b.kind == "const"]
+    params = [b for b in wt.graph.boxes if b.kind == "param"]
+    rows = []
+    for b in consts + params:
+        what = "data (a constant)" if b.kind == "const" else "parameter (learned)"
+        val = _num(b.value) if b.value is not None else "?"
+        rows.append(f"<tr><td class=\"math\">{sym_html(b.name)}</td><td>{what}</td>"
+                    f"<td>{escape(shape_text(b.shape))}</td><td>{val}</td></tr>")
+    n_f, n_b = len(wt.forward), len(wt.backward)
+    return (
+        '<div class="step" data-phase="start" data-node="" data-inputs="'
+        + " ".join(b.id for b in consts + params) + '">'
+        '<span class="tag start">Start</span><h2>The network, its data and its weights</h2>'
+        '<table class="params"><tr><th>name</th><th>role</th><th>shape</th><th>value</th></tr>'
+        + "".join(rows) + "</table>"
+        f"<p>The <b>forward pass</b> ({n_f} steps) computes every value from these, node by "
+        "node, and keeps them. The <b>backward pass</b> "
+        f"({n_b} steps) starts from the loss and uses the chain rule to turn the gradient of "
+        "the loss with respect to each node's output into the gradient with respect to its "
+        "inputs, down to every weight. Then one <b>gradient-descent step</b> updates the "
+        "weights.</p><p class=\"hint\">Press <b>Next step</b> (or the → key) to begin.</p>"
+        "</div>")
+
+
+def _forward_step(wt, k, s) -> str:
+    n = len(wt.forward)
+    inputs = " ".join(o.box_id for o in s.inputs)
+    parts = [f'<div class="step" data-phase="forward" data-node="{s.box_id}" '
+             f'data-inputs="{inputs}">',
+             f'<span class="tag forward">Forward pass · step {k} of {n}</span>',
+             f"<h2>Compute <span class=\"math\">{sym_html(s.symbol)}</span> "
+             f"<span class=\"hint\">({escape(s.op)})</span></h2>",
+             _row("Formula", math_html(s.formula))]
+    if s.numbers:
+        lhs, rhs = s.numbers.rsplit(" = ", 1)
+        parts.append(_row("With the numbers", math_html(lhs) + " = "
+                          + f'<span class="result num" data-for="{escape(s.symbol)}">'
+                          + escape(rhs) + "</span>"))
+    else:
+        for o in s.inputs:
+            parts.append(_row(f"Input {sym_html(o.symbol)}", _matrix(o.value, shape_text(
+                o.value.shape))))
+        parts.append(_row("Result", f'<span class="result num" data-for="{escape(s.symbol)}">'
+                          f"{escape(fmt_array(s.value))}</span>"
+                          + (_matrix(s.value, shape_text(s.value.shape))
+                             if s.value.size > 1 else "")))
+    parts.append(_row("Shape", escape(shape_text(s.value.shape))))
+    if s.note:
+        parts.append(f'<p class="note">{math_html(s.note)}</p>')
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def _backward_step(wt, k, s) -> str:
+    n = len(wt.backward)
+    inputs = " ".join(e.box_id for e in s.edges)
+    parts = [f'<div class="step" data-phase="backward" data-node="{s.box_id}" '
+             f'data-inputs="{inputs}">',
+             f'<span class="tag backward">Backward pass · step {k} of {n}</span>']
+    targets = ", ".join(sym_html(e.symbol) for e in s.edges)
+    fwd = next(f for f in wt.forward if f.box_id == s.box_id)
+    parts.append(f"<h2>At <span class=\"math\">{math_html(fwd.formula.split(' = ')[0])} = "
+                 f"{escape(s.op)}(…)</span>: send the gradient to "
+                 f"<span class=\"math\">{targets}</span></h2>")
+    if s.seed:
+        parts.append(_row("Start", math_html(f"⟪L|{s.symbol}⟫ = ")
+                          + '<span class="num grad-out">1</span> '
+                          "<span class=\"hint\">(the loss changes one for one with "
+                          "itself)</span>"))
+    else:
+        parts.append(_row("Gradient arriving", math_html(f"⟪L|{s.symbol}⟫ = ")
+                          + f'<span class="num grad-out grad-value">'
+                          f"{escape(fmt_array(s.grad_out))}</span>"
+                          + (_matrix(s.grad_out) if s.grad_out.size > 6 else "")))
+        parts.append(_row("Checked", _check(s.grad_out, s.grad_out_fd, s.grad_out_checked,
+                                            s.grad_out_agree)))
+    parts.append(_row("Definition", math_html(fwd.formula)))
+    for e in s.edges:
+        parts.append(_edge_card(s, e))
+    if s.note:
+        parts.append(f'<p class="note">{math_html(s.note)}</p>')
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def _edge_card(s, e) -> str:
+    out = [f'<div class="edge-card" data-input="{e.box_id}" data-form="{e.form}">',
+           f"<h3>Gradient for <span class=\"math\">{sym_html(e.symbol)}</span></h3>",
+           _row("Chain rule", math_html(e.rule))]
+    if e.local_formula:
+        out.append(_row("Local derivative", math_html(e.local_formula)
+                        + (" = " + math_html(e.local_numbers) if e.local_numbers else "")))
+    if e.compact:
+        out.append(_row("In matrix form", math_html(e.compact)))
+    if e.numbers:
+        lhs, rhs = e.numbers.rsplit(" = ", 1)
+        out.append(_row("With the numbers", math_html(lhs) + " = "
+                        + f'<span class="result num grad-value" data-for="{escape(e.symbol)}">'
+                        + escape(rhs) + "</span>"))
+    elif e.form == "matrix" and e.jacobian is not None:
+        g = _np.asarray(s.grad_out).reshape(1, -1)
+        j = e.jacobian
+        res = e.value.reshape(1, -1)
+        cap_g = f"row ∂L/∂{escape(s.symbol)}, 1×{g.shape[1]}"
+        cap_j = f"J = ∂{escape(s.symbol)}/∂{escape(e.symbol)}, {j.shape[0]}×{j.shape[1]}"
+        mats = (f'<div class="mats">{_matrix(g, cap_g)}<span class="op">×</span>'
+                f'{_matrix(j, cap_j)}<span class="op">=</span>'
+                f'{_matrix(res, f"1×{res.shape[1]}")}</div>')
+        out.append(_row("Row vector × Jacobian", mats))
+        out.append(_row("Result", f'<span class="result num grad-value" '
+                        f'data-for="{escape(e.symbol)}">{escape(fmt_array(e.value))}</span>'
+                        + (f" <span class=\"hint\">reshaped to {escape(shape_text(e.value.shape))}"
+                           "</span>" if e.value.ndim > 1 and e.value.shape[0] > 1 else "")))
+    else:
+        out.append(_row("Result", f'<span class="result num grad-value" '
+                        f'data-for="{escape(e.symbol)}">{escape(fmt_array(e.value))}</span>'
+                        + (_matrix(e.value, shape_text(e.value.shape))
+                           if e.value.size > 6 else "")))
+    out.append(_row("Checked", _check(e.value, e.fd, e.fd_checked, e.agree)))
+    out.append("</div>")
+    return "".join(out)
+
+
+def _update_step(wt) -> str:
+    ids = " ".join(u.box_id for u in wt.updates)
+    lr = fmt(wt.lr)
+    rows = []
+    for u in wt.updates:
+        rows.append(
+            f'<tr data-param="{u.box_id}"><td class="math">{sym_html(u.symbol)}</td>'
+            f"<td>{_num(u.value)}</td><td>−&nbsp;{escape(lr)}&nbsp;×</td>"
+            f'<td>{_num(u.grad, "grad-value")}</td><td>=</td>'
+            f'<td><span class="result num new-value">{escape(fmt_array(u.new_value))}</span>'
+            f"</td><td>{'✓' if u.agree else '✗'}</td></tr>")
+    change = wt.loss_after - wt.loss_before
+    verdict = ("Every gradient on this page agrees with its finite-difference estimate."
+               if wt.all_agree else "Some gradients disagree with their finite-difference "
+               "estimates.")
+    return (
+        f'<div class="step" data-phase="update" data-node="" data-inputs="{ids}">'
+        '<span class="tag update">Gradient-descent update</span>'
+        f"<h2>Move every weight against its gradient: "
+        f"<span class=\"math\">w ← w − η · {math_html('⟪L|w⟫')}</span>, η = {escape(lr)}</h2>"
+        '<table class="params"><tr><th>weight</th><th>w</th><th></th><th>∂L/∂w</th><th></th>'
+        "<th>new w</th><th>finite diff.</th></tr>" + "".join(rows) + "</table>"
+        '<div class="lossbox"><div><div class="label">loss before</div>'
+        f'<div class="loss before" id="loss-before">{escape(fmt(wt.loss_before, 6))}</div></div>'
+        '<div class="op">→</div><div><div class="label">loss after one step</div>'
+        f'<div class="loss after" id="loss-after">{escape(fmt(wt.loss_after, 6))}</div></div>'
+        f'<div class="hint">change {escape(fmt(change, 3))}'
+        + (" — the step lowered the loss." if change < 0 else
+           " — the step did not lower the loss: try a smaller learning rate.")
+        + f"</div></div><p class=\"hint\">{verdict}</p></div>")
+
+
+def node_steps(wt: Walkthrough) -> dict:
+    """For each box: the page step at which its value (``fwd``) and its gradient
+    (``bwd``) are known."""
+    info = {}
+    for b in wt.graph.boxes:
+        if b.kind != "op":
+            info[b.id] = {"fwd": 0}
+    for k, s in enumerate(wt.forward, 1):
+        info.setdefault(s.box_id, {})["fwd"] = k
+    base = len(wt.forward)
+    for k, s in enumerate(wt.backward, base + 1):
+        info.setdefault(s.box_id, {})["bwd"] = k
+        for e in s.edges:
+            if e.box_id.startswith("param"):
+                info[e.box_id]["bwd"] = k  # the last contribution completes the sum
+    return info
+
+
+def render_html(wt: Walkthrough) -> str:
+    """The page, as a string."""
+    pic = Picture(wt.graph, "LR", show_values=True, show_grads=True, compact=True, scale=1.15)
+    svg = render_svg(pic, standalone=False, progressive=True)
+    steps = [_start_step(wt)]
+    steps += [_forward_step(wt, k, s) for k, s in enumerate(wt.forward, 1)]
+    steps += [_backward_step(wt, k, s) for k, s in enumerate(wt.backward, 1)]
+    steps.append(_update_step(wt))
+    phases = (["start"] + ["forward"] * len(wt.forward) + ["backward"] * len(wt.backward)
+              + ["update"])
+    bar = "".join(f'<span class="{p}" title="step {k}"></span>' for k, p in enumerate(phases))
+    chips = [f'<span class="chip">{escape(str(k))}: {escape(str(v))}</span>'
+             for k, v in wt.settings.items()]
+    chips.append(f'<span class="chip">learning rate: {escape(fmt(wt.lr))}</span>')
+    chips.append(f'<span class="chip">{escape(wt.dtype)}</span>')
+    page = _template()
+    data = json.dumps(node_steps(wt)).replace("</", "<\\/")
+    for key, value in (("{{TITLE}}", escape(wt.title)), ("{{SUBTITLE}}", math_html(wt.subtitle)),
+                       ("{{CHIPS}}", "".join(chips)), ("{{SVG}}", svg), ("{{BAR}}", bar),
+                       ("{{STEPS}}", "\n".join(steps)), ("{{NODE_STEPS}}", data)):
+        page = page.replace(key, value)
+    return page
+
+
+def write_html(wt: Walkthrough, path) -> None:
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(render_html(wt))

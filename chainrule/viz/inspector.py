@@ -1,0 +1,2 @@
+class Inspector: pass
+class InspectorWarning(UserWarning): pass
