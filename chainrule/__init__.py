@@ -10,6 +10,7 @@ from . import autograd, func, ops
 from . import nn
 from . import optim
 from . import utils, datasets
+from . import viz
 from .serialization import load, save
 from ._errors import OpError
 from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled

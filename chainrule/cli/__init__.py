@@ -3,6 +3,7 @@
     chainrule train [options]            train an MLP (default: the bundled digits, >= 97%)
     chainrule eval RUN_DIR               test accuracy, per-class metrics, confusion matrix
     chainrule predict RUN_DIR INPUT.csv  predictions for new rows
+    chainrule explain [options]          backpropagation step by step, as an HTML page
     chainrule bench [options]            the standard benchmark against PyTorch and NumPy
 
 User errors print one line, ``chainrule <command>: error: <what is wrong and how to fix
@@ -19,7 +20,7 @@ from .errors import INTERRUPTED, CLIError, one_line
 
 __all__ = ["main", "build_parser"]
 
-_SUBCOMMANDS = ("train", "eval", "predict", "bench")
+_SUBCOMMANDS = ("train", "eval", "predict", "explain", "bench")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -169,6 +170,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="continue a run from its checkpoint (bit-identical to not stopping)")
     g.add_argument("--quiet", action="store_true",
                    help="no progress bars or tables, only the result line")
+    g.add_argument("--inspect", action="store_true",
+                   help="record per-layer activation, gradient and update statistics each "
+                        "epoch, write inspect.png, and warn about vanishing/exploding "
+                        "gradients, dead ReLUs and NaN losses")
 
     e = sub.add_parser("eval", allow_abbrev=False, help="evaluate a trained run on its test set",
                        description="Rebuild the model of RUN_DIR and report its test accuracy, "
@@ -184,6 +189,10 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("input", metavar="INPUT.csv")
     r.add_argument("--output", metavar="FILE", help="write the predictions here (CSV)")
     r.add_argument("--quiet", action="store_true")
+
+    from .explain import add_parser as add_explain
+
+    add_explain(sub)
 
     sub.add_parser("bench", add_help=False, help="run the standard benchmark (see 'chainrule "
                                                  "bench --help')")
@@ -212,12 +221,19 @@ def main(argv=None) -> int:
             from .train import run
         elif args.command == "eval":
             from .evaluate import run
+        elif args.command == "explain":
+            from .explain import run
         else:
             from .predict import run
         return run(args)
     except CLIError as exc:
         sys.stdout.flush()
-        print(f"{exc.prog or prog}: error: {one_line(exc)}", file=sys.stderr)
+        where = exc.prog or prog
+        if where == "chainrule" and argv and argv[0] in _SUBCOMMANDS:
+            # unrecognized arguments are reported by the top-level parser
+            where = f"chainrule {argv[0]}"
+            exc = CLIError(str(exc).replace("'chainrule --help'", f"'{where} --help'"))
+        print(f"{where}: error: {one_line(exc)}", file=sys.stderr)
         return exc.status
     except KeyboardInterrupt:
         print(f"\n{prog}: interrupted", file=sys.stderr)

@@ -61,6 +61,10 @@ def read_rows(path: str, features: list[str], label: str | None):
             raise CLIError(f"{path} names column(s) {', '.join(map(repr, dup))} more than once")
         missing = [f for f in features if f not in names]
         extra = [n for n in names if n not in features and n != label]
+        if len(missing) == k:
+            raise CLIError(f"{path} has a header naming {len(names)} columns "
+                           f"({_names(names)}), none of them a feature of the model; it takes "
+                           f"{expects}")
         if missing or extra:
             what = []
             if missing:

@@ -158,9 +158,9 @@ def _check_config_file(run_dir: str, config: dict) -> None:
         raise CLIError(f"{path} is not a run configuration; restore it or delete it")
     if on_disk.get("model") != config["model"]:
         theirs = on_disk.get("model")
-        what = models.describe(theirs) if _is_arch(theirs) else "another model"
-        raise CLIError(f"{CHECKPOINT} in {run_dir} holds a {models.describe(config['model'])}, "
-                       f"but its {CONFIG} describes a {what}: the checkpoint comes from another "
+        what = "an " + models.describe(theirs) if _is_arch(theirs) else "another model"
+        raise CLIError(f"{CHECKPOINT} in {run_dir} holds an {models.describe(config['model'])}, "
+                       f"but its {CONFIG} describes {what}: the checkpoint comes from another "
                        f"run; put back this run's checkpoint")
     if on_disk.get("data") != config["data"]:
         raise CLIError(f"{CHECKPOINT} in {run_dir} was trained on other data than its {CONFIG} "

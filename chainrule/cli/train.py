@@ -48,6 +48,7 @@ OPTIMIZERS = {
 }
 DEFAULT_WEIGHT_DECAY = {"adamw": 0.01}  # torch's defaults; 0 for the others
 LR_SCHEDULES = ("constant", "cosine")
+INSPECT = "inspect.png"  # written by --inspect
 
 # Defaults of ``chainrule train`` (an option left out takes these; chosen so that the bare
 # command reaches >= 97% test accuracy on the bundled digits within seconds).
@@ -107,9 +108,10 @@ class Meter:
 
 
 def train_epoch(model, loader, loss_fn, optimizer, meter, *, classify, first_batch=0, bar=None,
-                stop=None) -> bool:
+                stop=None, inspector=None) -> bool:
     """One pass over the training batches (from ``first_batch`` when resuming mid-epoch).
-    Returns False when ``stop`` was set and the epoch was left unfinished."""
+    Returns False when ``stop`` was set and the epoch was left unfinished.  ``inspector``
+    (``--inspect``): a ``chainrule.viz.Inspector`` shown every step's gradients."""
     model.train()  # dropout on
     n = len(loader)
     for b, (xb, yb) in enumerate(loader, start=first_batch):
@@ -117,6 +119,8 @@ def train_epoch(model, loader, loss_fn, optimizer, meter, *, classify, first_bat
         out = model(xb)  # 1. forward pass (records the graph)
         loss = loss_fn(out, yb)  # 2. mean loss over the batch
         loss.backward()  # 3. backward pass: d loss / d w for every weight w
+        if inspector is not None:  # gradient norms, NaN checks: before the update
+            inspector.step(loss, rerun=lambda xb=xb, yb=yb: loss_fn(model(xb), yb))
         optimizer.step()  # 4. update every weight against its gradient
 
         value = loss.item()
@@ -430,6 +434,7 @@ def run(args) -> int:
                                    training["label_smoothing"])
     if not quiet:
         _print_header(run, device)
+    inspector = _inspector(run) if _given(args, "inspect") else None
 
     epochs = training["epochs"]
     total_start = time.perf_counter()
@@ -442,12 +447,13 @@ def run(args) -> int:
                 start = time.perf_counter()
                 finished = train_epoch(run.model, run.loader, loss_fn, run.optimizer, meter,
                                        classify=classify, first_batch=first, bar=bar,
-                                       stop=stop)
+                                       stop=stop, inspector=inspector)
                 meter.seconds += time.perf_counter() - start
                 if not finished:  # Ctrl-C mid-epoch: save the position and stop
                     run.checkpoint(meter)
                     run.write_metrics()
                     _plot(run)
+                    _write_inspection(run, inspector, quiet)
                     return _stopped(run, meter)
                 val = None
                 if prepared.val is not None:
@@ -458,6 +464,11 @@ def run(args) -> int:
                                                     else None) + "  " +
                                             _scores(val["loss"], val.get("accuracy"), "val "),
                                             refresh=False)
+            except CLIError:  # diverged: keep what the inspector saw up to here
+                if inspector is not None:
+                    inspector.end_epoch()
+                    _write_inspection(run, inspector, quiet)
+                raise
             finally:
                 if bar is not None:
                     bar.close()
@@ -466,15 +477,19 @@ def run(args) -> int:
             run.epoch += 1
             run.partial = None
             _record(run.history, run.epoch, meter, val, classify)
+            if inspector is not None:
+                inspector.end_epoch(meter.loss)
             run.checkpoint()
             run.write_metrics()
             if stop.is_set() and run.epoch < epochs:  # Ctrl-C during validation or saving
                 _plot(run)
+                _write_inspection(run, inspector, quiet)
                 return _stopped(run, None)
     elapsed = sum(run.history["epoch_time"])
     test = measure(run.model, _on(prepared.test, device), config, prepared.scaler, loss_fn)
     run.write_metrics(test, elapsed)
     _plot(run, test)
+    _write_inspection(run, inspector, quiet)
     _print_summary(run, test, elapsed, quiet, time.perf_counter() - total_start)
     return 0
 
@@ -496,6 +511,34 @@ def _plot(run, test=None) -> None:
         report.plot_curves(run.history, test, os.path.join(run.dir, rundir.CURVES),
                            title=f"{datasets.describe(run.config['data'])}: "
                                  f"{models.describe(run.config['model'])}")
+
+
+def _inspector(run):
+    """``--inspect``: per-layer statistics of this session's epochs; warnings on stderr."""
+    from ..viz import Inspector
+
+    def warn(message):
+        print(f"chainrule train: warning: {message}", file=sys.stderr, flush=True)
+
+    return Inspector(run.model, on_warning=warn)
+
+
+def _write_inspection(run, inspector, quiet) -> None:
+    """inspect.png (one panel per statistic, one line per layer) and inspect.json."""
+    if inspector is None or not inspector.history["epoch"]:
+        return
+    import io
+
+    path = os.path.join(run.dir, INSPECT)
+    png = io.BytesIO()
+    inspector.plot(png, title=f"{datasets.describe(run.config['data'])}: "
+                              f"{models.describe(run.config['model'])} (--inspect)")
+    rundir.write_bytes(path, png.getvalue())  # atomically, as every file of a run
+    rundir.write_json(os.path.join(run.dir, "inspect.json"),
+                      _json_safe({**inspector.history, "warnings": inspector.messages}))
+    if not quiet:
+        print(f"inspector: wrote {path} ({len(inspector.messages)} warning"
+              f"{'' if len(inspector.messages) == 1 else 's'})")
 
 
 def _stopped(run, meter) -> int:

@@ -6,10 +6,6 @@ from .graph import Graph, box_lines
 from .picture import KIND_STYLE, ROOT_STYLE
 
 
-def _quote(s: str) -> str:
-    return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
 def render_dot(graph: Graph, rankdir: str = "LR", show_values: bool = True,
                show_grads: bool = True) -> str:
     """The graph as a DOT ``digraph``: one box per op, parameter and constant (labels as
@@ -28,7 +24,7 @@ def render_dot(graph: Graph, rankdir: str = "LR", show_values: bool = True,
         style = '"rounded,filled,dashed"' if dashed else '"rounded,filled"'
         out.append(f'  {b.id} [label="{label}", fillcolor="{fill}", color="{stroke}", '
                    f"style={style}];")
-    for s, d, pos in graph.edges:
+    for s, d, _ in graph.edges:
         out.append(f"  {s} -> {d};")
     out.append("}")
     return "\n".join(out) + "\n"

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from .. import backend
 from ..tensor import Tensor
 from . import formulas as fm
-from .graph import Graph, build_graph, fmt, fmt_array, name_map
+from .graph import Graph, build_graph, fmt_array
 from .trace import Trace, record
 from .walk import BackwardWalk
 
@@ -71,6 +71,8 @@ class EdgeStep:
     fd_checked: object
     agree: bool
     max_diff: float
+    kink: bool = False  # a kink (relu at 0): checked against the one-sided slopes
+    fd_sides: object = None  # (forward, backward) one-sided estimates, at a kink
 
 
 @dataclass
@@ -147,16 +149,30 @@ def _arg(a) -> str:
     return f"({s})" if s.startswith("-") else s
 
 
-def _agree(value, fd, checked, rtol, atol):
+def _agree(value, fd, checked, rtol, atol, sides=None):
+    """(agree, largest difference, kink): the chain-rule value matches the central finite
+    difference; or, where the one-sided slopes differ (a kink, such as relu at 0), it lies
+    between them -- a valid subgradient (chainrule uses relu'(0) = 0, as torch)."""
     v = _np64(value)[checked]
     f = fd[checked]
     if v.size == 0:
-        return True, 0.0
+        return True, 0.0, False
     diff = _np.abs(v - f)
-    return bool(_np.all(diff <= atol + rtol * _np.abs(f))), float(diff.max())
+    close = diff <= atol + rtol * _np.abs(f)
+    kink = False
+    if sides is not None and not close.all():
+        lo = _np.minimum(sides[0], sides[1])[checked]
+        hi = _np.maximum(sides[0], sides[1])[checked]
+        tol = 1e-4 * (1 + _np.abs(f)) + atol
+        is_kink = (hi - lo) > tol
+        between = (v >= lo - tol) & (v <= hi + tol)
+        ok = close | (is_kink & between)
+        kink = bool((is_kink & ~close).any())
+        return bool(ok.all()), float(diff.max()), kink
+    return bool(close.all()), float(diff.max()), kink
 
 
-def _symbols(graph: Graph, trace: Trace, named: dict) -> dict:
+def _symbols(graph: Graph) -> dict:
     """A short symbol for every box: its given name, else p1.. (parameters), c1..
     (constants), v1.. (op values) and L for a one-element root."""
     out = {}
@@ -164,9 +180,6 @@ def _symbols(graph: Graph, trace: Trace, named: dict) -> dict:
     for b in graph.boxes:
         counts[b.kind] += 1
         name = b.name
-        if name is None and b.kind == "const":
-            c = trace.consts[b.ref[1]]
-            name = named.get(("data", id(c))) if c is not None else None
         if name is None:
             if b.id == graph.root and b.shape is not None and _size(b.shape) == 1:
                 name = "L"
@@ -213,11 +226,7 @@ def walkthrough(loss, *, lr: float = 0.1, params=None, names=None, title: str | 
     trace.require_values("explain")
     walk = BackwardWalk(trace)
     graph = build_graph(loss, params=params, names=names, trace=trace, walk=walk)
-    named = name_map(params, names)
-    for t in (names or {}).values():
-        if isinstance(t, Tensor) and not t.requires_grad:
-            named[("data", id(t.data))] = next(k for k, v in names.items() if v is t)
-    symbols = _symbols(graph, trace, named)
+    symbols = _symbols(graph)
     notes = dict(notes or {})
     dt = loss.data.dtype
     rtol, atol = (1e-5, 1e-8) if dt == _np.float64 else (2e-3, 2e-5)
@@ -234,12 +243,13 @@ def walkthrough(loss, *, lr: float = 0.1, params=None, names=None, title: str | 
         in_syms = [symbols[i] for i in in_ids]
         values = trace.inputs_of(s)
         param = fm.op_param(s.op, s.params)
-        tmpl = fm.forward_template(s.op, len(s.refs))
+        tmpl = fm.forward_template(s.op, len(s.refs), s.params)
         formula = fm.fill(tmpl, fm.sym(out_sym), [fm.sym(x) for x in in_syms], param)
         out_v = trace.values[s.index]
         numbers = None
         if all(_inline(v) for v in values) and _inline(out_v):
-            rhs = fm.fill_numbers(tmpl, "", [_num(v) for v in values], param).split("=", 1)[1].strip()
+            rhs = fm.fill_numbers(tmpl, "", [_num(v) for v in values], param)
+            rhs = rhs.split("=", 1)[1].strip()
             numbers = f"{fm.sym(out_sym)} = {rhs} = {_num(out_v)}"
         forward.append(ForwardStep(
             bid, out_sym, s.op, formula, numbers,
@@ -257,8 +267,8 @@ def walkthrough(loss, *, lr: float = 0.1, params=None, names=None, title: str | 
         if j == last:
             gfd, gchk, gok = None, None, True
         else:
-            gfd, gchk = trace.numeric_grad(("out", j), max_entries=fd_entries)
-            gok = _agree(g, gfd, gchk, rtol, atol)[0]
+            gfd, gchk, *gs = trace.numeric_grad(("out", j), max_entries=fd_entries, sides=True)
+            gok = _agree(g, gfd, gchk, rtol, atol, gs)[0]
         step = BackwardStep(bid, out_sym, s.op, _np64(g), gfd, gchk, j == last, gok,
                             note=notes.get("d" + out_sym))
         inputs = trace.inputs_of(s)
@@ -270,11 +280,14 @@ def walkthrough(loss, *, lr: float = 0.1, params=None, names=None, title: str | 
                 continue
             in_id = box_of(r)
             in_sym = symbols[in_id]
-            fd, chk = trace.numeric_grad(("in", j, i), max_entries=fd_entries)
-            ok, diff = _agree(gi, fd, chk, rtol, atol)
-            step.edges.append(_edge_step(walk, s, i, in_id, in_sym, out_sym, inputs, out_v, g,
-                                         gi, fd, chk, ok, diff, param, [symbols[box_of(q)]
-                                                                        for q in s.refs]))
+            fd, chk, *sides = trace.numeric_grad(("in", j, i), max_entries=fd_entries,
+                                                 sides=True)
+            ok, diff, kink = _agree(gi, fd, chk, rtol, atol, sides)
+            edge = _edge_step(walk, s, i, in_id, in_sym, out_sym, inputs, out_v, g, gi, fd, chk,
+                              ok, diff, param, [symbols[box_of(q)] for q in s.refs])
+            edge.kink = kink
+            edge.fd_sides = (sides[0], sides[1]) if kink else None
+            step.edges.append(edge)
         backward.append(step)
 
     # ------------------------------------------------------------ update
@@ -287,8 +300,8 @@ def walkthrough(loss, *, lr: float = 0.1, params=None, names=None, title: str | 
             continue
         new = t.data - t.data.dtype.type(lr) * g
         new_leaves.append(new)
-        fd, chk = trace.numeric_grad(("leaf", k), max_entries=fd_entries)
-        ok, _ = _agree(g, fd, chk, rtol, atol)
+        fd, chk, *sides = trace.numeric_grad(("leaf", k), max_entries=fd_entries, sides=True)
+        ok, _, _ = _agree(g, fd, chk, rtol, atol, sides)
         bid = box_of_leaf(k)
         updates.append(Update(bid, symbols[bid], _np64(t.data), _np64(g), fd, chk, _np64(new),
                               ok))
@@ -337,6 +350,11 @@ def _edge_step(walk, s, i, in_id, in_sym, out_sym, inputs, out_v, g, gi, fd, chk
             local = _np.diag(jac).reshape(x.shape)
         else:
             form = "matrix"
+    elif local_t is not None and compact_t is None:
+        # an elementwise op too big for its Jacobian: its diagonal is all there is
+        local = walk.local_diagonal(s.index, i)
+        if local is not None:
+            form = "elementwise"
     local_formula = local_numbers = numbers = None
     if form in ("scalar", "elementwise"):
         if local_t is not None:

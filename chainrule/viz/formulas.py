@@ -38,7 +38,7 @@ FORWARD = {
     "sum": "{o} = Σ {0}",
     "softmax": "{o} = softmax({0})",
     "log_softmax": "{o} = log softmax({0})",
-    "cross_entropy": "{o} = −log softmax({0})[{1}]   (averaged over the rows)",
+    "cross_entropy": "{o} = −log softmax({0})[{1}]",
     "binary_cross_entropy": "{o} = −({1} · log {0} + (1 − {1}) · log(1 − {0}))",
     "reshape": "{o} = {0} reshaped",
     "transpose": "{o} = {0}ᵀ",
@@ -133,9 +133,18 @@ def fill_numbers(template: str, out: str, inputs, param=None) -> str:
     return "".join(out_s)
 
 
-def forward_template(op: str, n_inputs: int) -> str:
+def forward_template(op: str, n_inputs: int, params=None) -> str:
     if op == "linear" and n_inputs == 2:
         return FORWARD["linear/2"]
+    if op == "cross_entropy" and params:
+        t = FORWARD[op] + {"mean": ", averaged over the rows", "sum": ", summed over the rows"
+                           }.get(params.get("reduction"), "")
+        eps = params.get("label_smoothing") or 0.0
+        if eps:
+            from .graph import fmt
+
+            t += f", with label smoothing ε = {fmt(eps)}"
+        return t
     t = FORWARD.get(op)
     if t is None:
         args = ", ".join("{" + str(i) + "}" for i in range(n_inputs))

@@ -27,8 +27,9 @@ def label_parameters(model, prefix: str = ""):
 
 
 def name_map(params=None, names=None) -> dict:
-    """``{id(leaf tensor) or id(node): name}`` from a Module (its parameter names), a
-    ``{name: tensor}`` dict, or both."""
+    """``{id(leaf tensor) or id(node): name}`` (and ``{("data", id(array)): name}`` for
+    tensors that do not require grad) from a Module (its parameter names), a ``{name:
+    tensor}`` dict, or both."""
     out = {}
     sources = []
     if params is not None:
@@ -43,6 +44,8 @@ def name_map(params=None, names=None) -> dict:
             if not isinstance(t, Tensor):
                 raise TypeError(f"names: {name!r} is a {type(t).__name__}, not a Tensor")
             out[id(t._node) if t._node is not None else id(t)] = str(name)
+            if not t.requires_grad:  # a constant: the graph knows only its array
+                out[("data", id(t.data))] = str(name)
     return out
 
 
@@ -126,7 +129,8 @@ def build_graph(tensor: Tensor, params=None, names=None, values: bool = True,
                          ("leaf", k)))
     for k, c in enumerate(trace.consts):
         shape = trace.const_shapes[k]
-        boxes.append(Box(box_id(("const", k)), "const", "constant", None, None, shape,
+        name = named.get(("data", id(c))) if c is not None else None
+        boxes.append(Box(box_id(("const", k)), "const", name or "constant", name, None, shape,
                          _np_or_none(c), None, ("const", k)))
     for s in trace.steps:
         name = named.get(id(s.node))

@@ -17,6 +17,7 @@ from .svg import render_svg
 _np = backend.np
 
 MATRIX_LIMIT = 10  # rows / columns of a matrix written out in the page
+UPDATE_DIGITS = 6  # the update panel shows small changes of the weights
 _SUBSCRIPT = re.compile(r"^([A-Za-zŷσ]+)(\d+)$")
 
 
@@ -59,7 +60,8 @@ def math_html(markup: str) -> str:
         elif ch == "⟪":
             flush()
             j = markup.index("⟫", i)
-            num, den = markup[i + 1:j].split("|", 1)
+            num, den = markup[i + 1:j].strip("⟦⟧").replace("⟦", "").replace("⟧", "").split(
+                "|", 1)
             out.append(f'<span class="frac"><span>∂{sym_html(num)}</span>'
                        f"<span>∂{sym_html(den)}</span></span>")
             i = j + 1
@@ -131,8 +133,16 @@ def _matrix(a, caption: str = "") -> str:
     return f'<table class="mat">{cap}{"".join(rows)}</table>'
 
 
-def _check(value, fd, checked, ok) -> str:
+def _check(value, fd, checked, ok, sides=None) -> str:
     v = _np.asarray(value)
+    if sides is not None:  # a kink: compare with the one-sided slopes
+        mark = ('<span class="ok">✓ between them</span>' if ok else
+                '<span class="bad">✗ outside them</span>')
+        return (f'<div class="check{"" if ok else " no"}"><span>chain rule {_num(v, "cr")}'
+                f'</span><span>not differentiable here (a kink): the slopes from the right '
+                f'and from the left are {_num(_np.where(checked, sides[0], _np.nan), "fd")} '
+                f'and {_num(_np.where(checked, sides[1], _np.nan), "fd")}; the library takes '
+                f"a value between them (relu′(0) = 0)</span>{mark}</div>")
     n, total = int(_np.count_nonzero(checked)), int(_np.asarray(checked).size)
     shown = _np.where(checked, fd, _np.nan)
     mark = ('<span class="ok">✓ they agree</span>' if ok else
@@ -190,7 +200,23 @@ def _forward_step(wt, k, s) -> str:
              f"<h2>Compute <span class=\"math\">{sym_html(s.symbol)}</span> "
              f"<span class=\"hint\">({escape(s.op)})</span></h2>",
              _row("Formula", math_html(s.formula))]
-    if s.numbers:
+    matrix_op = s.op in ("linear", "matmul") and any(o.value.ndim >= 1 and o.value.size > 1
+                                                     for o in s.inputs)
+    if matrix_op:
+        x, w = s.inputs[0].value, s.inputs[1].value
+        wt_ = w.T if s.op == "linear" else w
+        cap_w = (f"{escape(s.inputs[1].symbol)}ᵀ" if s.op == "linear"
+                 else escape(s.inputs[1].symbol))
+        mats = [_matrix(x, escape(s.inputs[0].symbol)), '<span class="op">×</span>',
+                _matrix(wt_, cap_w)]
+        if len(s.inputs) > 2:
+            mats += ['<span class="op">+</span>', _matrix(s.inputs[2].value,
+                                                           escape(s.inputs[2].symbol))]
+        mats += ['<span class="op">=</span>', _matrix(s.value, escape(s.symbol))]
+        parts.append(_row("With the numbers", f'<div class="mats">{"".join(mats)}</div>'))
+        parts.append(_row("Result", f'<span class="result num" data-for="{escape(s.symbol)}">'
+                          f"{escape(fmt_array(s.value))}</span>"))
+    elif s.numbers:
         lhs, rhs = s.numbers.rsplit(" = ", 1)
         parts.append(_row("With the numbers", math_html(lhs) + " = "
                           + f'<span class="result num" data-for="{escape(s.symbol)}">'
@@ -275,7 +301,8 @@ def _edge_card(s, e) -> str:
                         f'data-for="{escape(e.symbol)}">{escape(fmt_array(e.value))}</span>'
                         + (_matrix(e.value, shape_text(e.value.shape))
                            if e.value.size > 6 else "")))
-    out.append(_row("Checked", _check(e.value, e.fd, e.fd_checked, e.agree)))
+    out.append(_row("Checked", _check(e.value, e.fd, e.fd_checked, e.agree,
+                                      e.fd_sides if e.kink else None)))
     out.append("</div>")
     return "".join(out)
 
@@ -287,9 +314,11 @@ def _update_step(wt) -> str:
     for u in wt.updates:
         rows.append(
             f'<tr data-param="{u.box_id}"><td class="math">{sym_html(u.symbol)}</td>'
-            f"<td>{_num(u.value)}</td><td>−&nbsp;{escape(lr)}&nbsp;×</td>"
+            f'<td><span class="num">{escape(fmt_array(u.value, UPDATE_DIGITS))}</span></td>'
+            f"<td>−&nbsp;{escape(lr)}&nbsp;×</td>"
             f'<td>{_num(u.grad, "grad-value")}</td><td>=</td>'
-            f'<td><span class="result num new-value">{escape(fmt_array(u.new_value))}</span>'
+            f'<td><span class="result num new-value">'
+            f"{escape(fmt_array(u.new_value, UPDATE_DIGITS))}</span>"
             f"</td><td>{'✓' if u.agree else '✗'}</td></tr>")
     change = wt.loss_after - wt.loss_before
     verdict = ("Every gradient on this page agrees with its finite-difference estimate."
@@ -334,6 +363,8 @@ def render_html(wt: Walkthrough) -> str:
     """The page, as a string."""
     pic = Picture(wt.graph, "LR", show_values=True, show_grads=True, compact=True, scale=1.15)
     svg = render_svg(pic, standalone=False, progressive=True)
+    # shrink a wide graph to fit the page, but never below 60%: then it scrolls instead
+    svg = svg.replace("<svg ", f'<svg style="min-width: {pic.width * 0.6:.0f}px" ', 1)
     steps = [_start_step(wt)]
     steps += [_forward_step(wt, k, s) for k, s in enumerate(wt.forward, 1)]
     steps += [_backward_step(wt, k, s) for k, s in enumerate(wt.backward, 1)]

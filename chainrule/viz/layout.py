@@ -151,21 +151,26 @@ def _topo(ids, succ, pred):
 
 
 def _initial_order(ids, vsucc, vpred, vrank):
-    """A depth-first order from the sinks backwards, so that a node's inputs start out
-    next to each other."""
+    """A depth-first post-order from the sinks, inputs in their positional order, so that
+    an op's inputs start out next to each other, first input first."""
     order, seen = [], set()
-    sinks = [v for v in ids if not vsucc[v]]
-    for root in reversed(sinks):
-        stack = [root]
+    for root in [v for v in ids if not vsucc[v]]:
+        if root in seen:
+            continue
+        seen.add(root)
+        stack = [(root, iter(vpred[root]))]
         while stack:
-            v = stack.pop()
-            if v in seen:
-                continue
-            seen.add(v)
-            order.append(v)
-            stack.extend(reversed(vpred[v]))
+            v, preds = stack[-1]
+            for u in preds:
+                if u not in seen:
+                    seen.add(u)
+                    stack.append((u, iter(vpred[u])))
+                    break
+            else:
+                stack.pop()
+                order.append(v)
     order += [v for v in vrank if v not in seen]
-    return list(reversed(order))
+    return order
 
 
 def _crossings(layers, vsucc):
@@ -232,7 +237,7 @@ def _pack(layer, want, size, across, gap, centre):
     """Place ``layer`` in order as near ``want`` as the gaps allow (blocks of nodes that
     touch are moved together to their mean wish: the least-squares placement)."""
     blocks = []  # [first index, last index, position of the first node's centre]
-    for i, v in enumerate(layer):
+    for i in range(len(layer)):
         blocks.append([i, i, want[i]])
         while len(blocks) > 1:
             a, b = blocks[-2], blocks[-1]

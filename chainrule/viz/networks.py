@@ -190,3 +190,40 @@ def mlp_network(sizes=(2, 3, 2), activation: str = "relu", seed: int = 0, x=None
                 "in the backward pass each gradient is the row vector of the layer above "
                 "times the local Jacobian.")
     return Example(loss, names, model, settings, {}, title, subtitle)
+
+
+def model_example(model, x, y, loss_fn, *, title: str, subtitle: str = "",
+                  settings=None) -> Example:
+    """Any model on one data point: ``x`` (1, features) and ``y`` (what ``loss_fn(output,
+    y)`` takes).  The outputs of weight layers are named z1, z2, ... and those of the
+    activations after them h1, h2, ...; parameters by their module names."""
+    names = {"x": x, "y": y}
+    count = [0]
+    handles = []
+
+    def layer_hook(module, args, out):
+        count[0] += 1
+        names[f"z{count[0]}"] = out
+
+    def act_hook(module, args, out):
+        if count[0]:
+            names[f"h{count[0]}"] = out
+
+    from .inspector import _is_activation
+
+    for _, m in model.named_modules():
+        if "weight" in m._parameters and m._parameters["weight"] is not None:
+            handles.append(m.register_forward_hook(layer_hook))
+        elif _is_activation(m):
+            handles.append(m.register_forward_hook(act_hook))
+    was_training = model.training
+    model.eval()  # dropout off: the walk-through shows the network as it predicts
+    try:
+        with record():
+            loss = loss_fn(model(x), y)
+    finally:
+        for h in handles:
+            h.remove()
+        model.train(was_training)
+    names["L"] = loss
+    return Example(loss, names, model, OrderedDict(settings or {}), {}, title, subtitle)

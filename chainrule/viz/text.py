@@ -25,8 +25,13 @@ def _matrix_lines(a, indent="      "):
     return rows
 
 
-def _fd_line(value, fd, checked, ok, indent="      "):
+def _fd_line(value, fd, checked, ok, indent="      ", sides=None):
     v = _np.asarray(value)
+    if sides is not None:
+        return (f"{indent}chain rule {fmt_array(v)}   not differentiable here (a kink): slopes "
+                f"{fmt_array(_np.where(checked, sides[0], _np.nan))} from the right and "
+                f"{fmt_array(_np.where(checked, sides[1], _np.nan))} from the left   "
+                + ("✓ between them" if ok else "✗ DIFFER"))
     mark = "✓ agree" if ok else "✗ DIFFER"
     n, total = int(_np.count_nonzero(checked)), int(_np.asarray(checked).size)
     part = "" if n == total else f"  ({n} of {total} entries checked)"
@@ -40,7 +45,10 @@ def _fd_line(value, fd, checked, ok, indent="      "):
 def render_text(wt: Walkthrough, unicode: bool = True) -> str:
     """The whole walk-through, step after step, as plain text (``unicode=False``: ASCII
     only, for terminals that cannot print σ or ∂)."""
-    p = (lambda s: plain(s, unicode))
+
+    def p(s):
+        return plain(s, unicode)
+
     out = []
     total = len(wt.forward) + len(wt.backward) + 1
     out.append(p(wt.title))
@@ -100,7 +108,8 @@ def render_text(wt: Walkthrough, unicode: bool = True) -> str:
                     e.value.shape[0] if e.value.ndim > 1 else 1, -1))]
             else:
                 out.append(p(f"      ⟪L|{e.symbol}⟫ = {fmt_array(e.value)}"))
-            out.append(p(_fd_line(e.value, e.fd, e.fd_checked, e.agree)))
+            out.append(p(_fd_line(e.value, e.fd, e.fd_checked, e.agree,
+                                  sides=e.fd_sides if e.kink else None)))
         if s.note:
             out.append(p(f"      ({s.note})"))
     k += 1

@@ -261,7 +261,8 @@ class Trace:
     def loss64(self, values) -> float:
         return float(backend.to_numpy(values[-1]).reshape(-1)[0])
 
-    def numeric_grad(self, target, *, eps: float = 1e-6, max_entries: int | None = None):
+    def numeric_grad(self, target, *, eps: float = 1e-6, max_entries: int | None = None,
+                     sides: bool = False):
         """Central finite differences of the root (a one-element tensor) with respect to
         ``target``, in a float64 replay: ``("out", j)`` is step j's output (all its
         consumers see the change), ``("in", j, i)`` is input i of step j as that step alone
@@ -269,7 +270,8 @@ class Trace:
 
         Returns (estimate, checked): float64 arrays of the target's shape; ``checked``
         marks the entries estimated (all of them unless ``max_entries`` picks a spread of
-        them; the others are NaN).
+        them; the others are NaN).  With ``sides``: also the one-sided estimates
+        (forward, backward), which differ where the loss has a kink (relu at 0).
         """
         self.require_values("numeric_grad")
         base = self.values64
@@ -292,27 +294,37 @@ class Trace:
         if max_entries is not None and n > max_entries:
             picks = sorted({int(round(p)) for p in _np.linspace(0, n - 1, max_entries)})
         est = _np.full(n, _np.nan)
+        fwd = _np.full(n, _np.nan)
+        bwd = _np.full(n, _np.nan)
         checked = _np.zeros(n, dtype=bool)
+        loss0 = self.loss64(base)
         leaves64 = [_to64(t.data) for t in self.leaves]
-        for e in picks:
-            vals = []
-            for sign in (1.0, -1.0):
-                x = x0.copy().reshape(-1)
-                h = eps * max(1.0, abs(float(x[e])))
-                x[e] += sign * h
-                x = x.reshape(x0.shape)
-                if kind == "out":
-                    out = self._run_full(None, None, {j: x}, start, True)[0]
-                elif kind == "in":
-                    out = self._run_full(None, {(j, i): x}, None, start, True)[0]
-                else:
-                    lv = list(leaves64)
-                    lv[k] = x
-                    out = self._run_full(lv, None, None, start, True)[0]
-                vals.append(self.loss64(out))
-            est[e] = (vals[0] - vals[1]) / (2 * h)
-            checked[e] = True
-        return est.reshape(x0.shape), checked.reshape(x0.shape)
+        with _np.errstate(all="ignore"):  # a nudge may leave a function's domain
+            for e in picks:
+                vals = []
+                for sign in (1.0, -1.0):
+                    x = x0.copy().reshape(-1)
+                    h = eps * max(1.0, abs(float(x[e])))
+                    x[e] += sign * h
+                    x = x.reshape(x0.shape)
+                    if kind == "out":
+                        out = self._run_full(None, None, {j: x}, start, True)[0]
+                    elif kind == "in":
+                        out = self._run_full(None, {(j, i): x}, None, start, True)[0]
+                    else:
+                        lv = list(leaves64)
+                        lv[k] = x
+                        out = self._run_full(lv, None, None, start, True)[0]
+                    vals.append(self.loss64(out))
+                est[e] = (vals[0] - vals[1]) / (2 * h)
+                fwd[e] = (vals[0] - loss0) / h
+                bwd[e] = (loss0 - vals[1]) / h
+                checked[e] = True
+        shape = x0.shape
+        if sides:
+            return (est.reshape(shape), checked.reshape(shape), fwd.reshape(shape),
+                    bwd.reshape(shape))
+        return est.reshape(shape), checked.reshape(shape)
 
     def _input64(self, j, i):
         r = self.steps[j].refs[i]

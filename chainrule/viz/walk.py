@@ -109,6 +109,25 @@ class BackwardWalk:
         return _np.stack(rows).astype(_np.float64)
 
 
+    def local_diagonal(self, j: int, i: int):
+        """For an elementwise step (input i shaped like the output): the local derivative
+        d out_k / d in_k of every entry, from one VJP of a gradient of ones -- the
+        diagonal of a Jacobian too big to write out."""
+        s = self.trace.steps[j]
+        inputs = self.trace.inputs_of(s)
+        out = self.trace.values[j]
+        if s.node.edges[i] is None or tuple(inputs[i].shape) != tuple(out.shape):
+            return None
+        xp = backend.get_array_module(out)
+        saved, out_arg = _vjp_args(s, inputs, out)
+        params = _replay_params(self.trace, j)
+        gi = s.prim.vjp(array_namespace(xp), xp.ones_like(out), out_arg, *saved, **params)[i]
+        if gi is None:
+            return None
+        gi, _ = _fit_array(gi, inputs[i].shape, inputs[i].dtype)
+        return _np.asarray(backend.to_numpy(gi), dtype=_np.float64)
+
+
 def _replay_params(trace, j):
     """Params for one more VJP call on step j: a fresh forward fills any state the VJP
     reads (the forward's own state is used by the walk)."""
