@@ -23,6 +23,12 @@ CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if os.path.exists(
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
+# CI sets CHAINRULE_REQUIRE_BROWSER=1: there a missing browser is a failure, not a skip, so
+# that a green CI always means the page was clicked through in a real browser.
+if os.environ.get("CHAINRULE_REQUIRE_BROWSER") == "1":
+    assert importlib.util.find_spec("playwright") is not None, "Playwright is not installed"
+    assert CHROMIUM is not None, "Chromium is not installed (apt-get install chromium)"
+
 pytestmark = [
     pytest.mark.skipif(importlib.util.find_spec("playwright") is None,
                        reason="browser tests need Playwright for Python (pip install "
