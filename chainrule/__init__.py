@@ -86,3 +86,20 @@ def is_tensor(obj) -> "bool":
 
 def numel(input) -> "int":
     return input.numel()
+
+
+def equal(input, other) -> "bool":
+    """True when both tensors have the same shape and elements."""
+    return input.equal(other)
+
+
+def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False) -> "bool":
+    return input.allclose(other, rtol=rtol, atol=atol, equal_nan=equal_nan)
+
+
+def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False) -> Tensor:
+    from . import backend
+
+    xp = backend.get_array_module(input.data)
+    return Tensor._wrap(xp.isclose(input.data, other.data, rtol=rtol, atol=atol,
+                                   equal_nan=equal_nan))

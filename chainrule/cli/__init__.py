@@ -113,7 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
         "train", allow_abbrev=False, help="train an MLP (default: bundled digits)",
         description="Train a multilayer perceptron with gradient descent. With no options: "
                     "the bundled 8x8 digits, 64-128-64-10 ReLU, Adam, 40 epochs of batch 32 "
-                    "(>= 97%% test accuracy in seconds). Ctrl-C saves a checkpoint; --resume "
+                    "(>= 97% test accuracy in seconds). Ctrl-C saves a checkpoint; --resume "
                     "continues it bit-identically.")
     g = t.add_argument_group("data")
     g.add_argument("--data", metavar="NAME|FILE.csv",
@@ -182,8 +182,11 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("run_dir", metavar="RUN_DIR")
 
     r = sub.add_parser("predict", allow_abbrev=False, help="predict for the rows of a CSV file",
-                       description="Predict for each row of INPUT.csv (the training features, "
-                                   "with or without a header row). Writes CSV to stdout or "
+                       description="Predict for each row of INPUT.csv: the training "
+                                   "features, raw as in the data set (digits: pixels 0..16, "
+                                   "MNIST: 0..255), with a header row naming them (any order; "
+                                   "the label column is ignored) or without one (training "
+                                   "order). Writes CSV (prediction, probability) to stdout or "
                                    "--output.")
     r.add_argument("run_dir", metavar="RUN_DIR")
     r.add_argument("input", metavar="INPUT.csv")

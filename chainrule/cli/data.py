@@ -129,8 +129,9 @@ def _check_same(spec: dict, expect: dict) -> None:
 
 # --------------------------------------------------------------------------- sources
 # Each returns (X, y, pool, test, spec): all rows X (float32, already divided by
-# spec["input_divisor"], as ``scaled`` does to raw rows) and targets y, the indices of the training pool (training +
-# validation) and of the test rows, and the spec entries that describe the data.
+# spec["input_divisor"], as ``scaled`` does to raw rows), the targets y, the indices of the
+# training pool (training + validation) and of the test rows, and the spec entries that
+# describe the data.
 
 
 def _digits():

@@ -46,7 +46,8 @@ def build(arch: dict) -> nn.Sequential:
 def describe(arch: dict) -> str:
     """``MLP 64-128-64-10 relu`` (with dropout and log-softmax when used)."""
     sizes = [arch["in_features"], *arch["hidden"], arch["out_features"]]
-    text = "MLP " + "-".join(map(str, sizes)) + " " + arch["activation"]
+    text = "MLP " + "-".join(map(str, sizes)) + " " + (arch["activation"] if arch["hidden"]
+                                                       else "(no hidden layer)")
     if arch["dropout"] > 0:
         text += f" dropout {arch['dropout']:g}"
     return text + (" log-softmax" if arch["log_softmax"] else "")

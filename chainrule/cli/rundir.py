@@ -180,11 +180,31 @@ def rebuild_model(ckpt: dict, run_dir: str) -> nn.Sequential:
         raise CLIError(f"the checkpoint in {run_dir} describes no model chainrule can build; "
                        f"train the run again")
     model = models.build(arch)
-    try:
-        model.load_state_dict(ckpt["model"])
-    except (RuntimeError, TypeError) as exc:
-        detail = one_line(exc).split(":", 1)[-1].strip()
-        raise CLIError(f"the weights in {run_dir}/{CHECKPOINT} don't fit its "
-                       f"{models.describe(arch)} ({detail}); the checkpoint is from another "
-                       f"architecture") from None
+    weights = ckpt["model"]
+    expected = model.state_dict()
+    problem = None
+    if not isinstance(weights, dict):
+        problem = "it holds no weights"
+    else:
+        for key, value in expected.items():
+            got = weights.get(key)
+            if got is None:
+                problem = f"it lacks {key}"
+            elif tuple(getattr(got, "shape", ())) != tuple(value.shape):
+                problem = (f"{key} has shape {tuple(getattr(got, 'shape', ()))}, the model's is "
+                           f"{tuple(value.shape)}")
+            if problem:
+                break
+        extra = sorted(set(weights) - set(expected))
+        if problem is None and extra:
+            problem = f"it has weights the model lacks: {', '.join(map(str, extra[:4]))}"
+    if problem is None:
+        try:
+            model.load_state_dict(weights)
+        except (RuntimeError, TypeError) as exc:
+            problem = one_line(exc)
+    if problem is not None:
+        raise CLIError(f"the weights in {os.path.join(run_dir, CHECKPOINT)} don't fit its "
+                       f"{models.describe(arch)}: {problem}; the checkpoint comes from another "
+                       f"architecture or is damaged")
     return model

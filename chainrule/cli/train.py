@@ -30,7 +30,6 @@ import threading
 import time
 
 from .. import __version__, backend, optim, random
-from ..autograd import no_grad
 from ..utils.data import DataLoader, TensorDataset
 from . import data as datasets
 from . import model as models
@@ -158,7 +157,7 @@ def new_config(args) -> dict:
 
     optimizer = opt("optimizer")
     _, default_lr, extra = OPTIMIZERS[optimizer]
-    lr = opt("lr") if _given(args, "lr") is not None else default_lr
+    lr = default_lr if _given(args, "lr") is None else args.lr
     wd = _given(args, "weight_decay")
     training = {
         "loss": _given(args, "loss"), "label_smoothing": _given(args, "label_smoothing"),
@@ -436,9 +435,12 @@ def run(args) -> int:
         _print_header(run, device)
     inspector = _inspector(run) if _given(args, "inspect") else None
 
+    val_set, test_set = _on(prepared.val, device), _on(prepared.test, device)
     epochs = training["epochs"]
     total_start = time.perf_counter()
-    with _StopOnCtrlC() as stop:
+    # a diverging run is reported once, as an error, not by NumPy's overflow warnings
+    with _StopOnCtrlC() as stop, backend.np.errstate(over="ignore", invalid="ignore",
+                                                     divide="ignore"):
         while run.epoch < epochs:
             meter = Meter(run.partial)  # sums so far when resuming mid-epoch
             first = run.loader.state_dict()["next_batch"] if run.partial else 0
@@ -457,8 +459,7 @@ def run(args) -> int:
                     return _stopped(run, meter)
                 val = None
                 if prepared.val is not None:
-                    val = measure(run.model, _on(prepared.val, device), config, prepared.scaler,
-                                  loss_fn)
+                    val = measure(run.model, val_set, config, prepared.scaler, loss_fn)
                     if bar is not None:
                         bar.set_postfix_str(_scores(meter.loss, meter.accuracy if classify
                                                     else None) + "  " +
@@ -486,7 +487,7 @@ def run(args) -> int:
                 _write_inspection(run, inspector, quiet)
                 return _stopped(run, None)
     elapsed = sum(run.history["epoch_time"])
-    test = measure(run.model, _on(prepared.test, device), config, prepared.scaler, loss_fn)
+    test = measure(run.model, test_set, config, prepared.scaler, loss_fn)
     run.write_metrics(test, elapsed)
     _plot(run, test)
     _write_inspection(run, inspector, quiet)
@@ -542,7 +543,7 @@ def _write_inspection(run, inspector, quiet) -> None:
 
 
 def _stopped(run, meter) -> int:
-    where = (f"epoch {run.epoch + 1}, after batch {run.loader.state_dict()['next_batch']} of "
+    where = (f"in epoch {run.epoch + 1}, after batch {run.loader.state_dict()['next_batch']} of "
              f"{len(run.loader)}" if meter is not None else f"after epoch {run.epoch}")
     print(f"chainrule train: stopped {where}; checkpoint saved. Continue with: chainrule "
           f"train --resume {run.dir}", file=sys.stderr)
@@ -560,6 +561,8 @@ def _print_header(run, device) -> None:
                                if training["label_smoothing"] else "")
     extra = f", weight decay {training['weight_decay']:g}" if training["weight_decay"] else ""
     sched = ", cosine schedule" if training["lr_schedule"] == "cosine" else ""
+    if spec["task"] == "regression":
+        loss += " (on standardized targets)"
     print(f"model: {models.describe(run.config['model'])}, loss {loss}")
     print(f"train: {training['optimizer']} lr {training['lr']:g}{extra}{sched}, "
           f"{_batch_words(training['batch_size'])}, {training['epochs']} epochs, seed "

@@ -5,7 +5,10 @@
 
 from __future__ import annotations
 
+from .. import backend
 from .registry import primitive
+
+_ndarray = backend.ndarray
 
 
 @primitive(save="", name="cast")
@@ -33,8 +36,6 @@ class to_device:
     """Move between CPU and GPU; the gradient moves back."""
 
     def forward(xp, x, src, dst):
-        from .. import backend
-
         return backend.to_device(x, dst)
 
     def vjp(ns, g, out, x, src, dst):
@@ -229,7 +230,29 @@ class relu:
 
     def vjp(ns, g, out, x):
         # relu'(0) = 0, as in torch; written as "not <= 0" so that NaN passes g, as torch does
+        if type(g) is _ndarray and g.shape == out.shape and g.dtype in _SAME_SIZE_INT:
+            return (_zero_where(out <= 0, g),)
         return (ns.where(out <= 0, 0, g),)
+
+
+_SAME_SIZE_INT = {
+    backend.np.dtype(f): backend.np.dtype(i)
+    for f, i in (("float16", "int16"), ("float32", "int32"), ("float64", "int64"))
+}
+
+
+def _zero_where(mask, g):
+    """``where(mask, 0, g)`` for a float array ``g``, bit for bit, without branches.
+
+    For speed: NumPy's ``where`` branches per element, and on a ReLU's random mask it runs
+    ~15x slower than a multiply (1 ms for a 1024 x 256 float32 batch).  Here the mask becomes
+    all-zero / all-one integers, ANDed with g's bits: +0.0 where masked, g's exact bits
+    (NaN and inf included) elsewhere, which a multiply by the mask would not give."""
+    ints = _SAME_SIZE_INT[g.dtype]
+    bits = mask.astype(ints)  # 1 where masked
+    bits -= 1  # 0 where masked, all ones elsewhere
+    bits &= g.view(ints)
+    return bits.view(g.dtype)
 
 
 # ----------------------------------------------------------------------- piecewise

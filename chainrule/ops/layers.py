@@ -3,7 +3,10 @@ several, for the layers a training step runs most."""
 
 from __future__ import annotations
 
+from .. import backend
 from .registry import primitive
+
+_np = backend.np
 
 
 @primitive(save=(0, 1))
@@ -18,7 +21,16 @@ class linear:
     """
 
     def forward(xp, x, w, b=None, *, input_grad=True, weight_grad=True):
-        y = xp.matmul(x, w.T)
+        n = x.shape[0]
+        if xp is _np and x.ndim == 2 and 2 <= n <= 64 and w.shape[0] >= 2 * n \
+                and w.shape[1] >= 128:
+            # a small batch through a wide layer: OpenBLAS computes (w @ x.T) with its large
+            # dimension first far faster (784->256 at batch 32: 72 instead of 132 us, one
+            # thread; 44 instead of 77 us, two), and turning the small (n, out) result
+            # back to row-major costs ~2 us.  Larger batches gain nothing from it.
+            y = _np.ascontiguousarray(xp.matmul(w, x.T).T)
+        else:
+            y = xp.matmul(x, w.T)
         if b is not None:
             y += b
         return y
