@@ -21,6 +21,7 @@ from ..ops.registry import Meta, Node
 from .grad_mode import state
 
 _ndarray = backend.ndarray
+_add_reduce = backend.np.add.reduce
 _NUMPY_NS = array_namespace(backend.np)
 
 _FREED = (
@@ -74,12 +75,16 @@ def _fit_array(g, shape, dtype):
     """``g`` summed over broadcast axes to ``shape`` (the one un-broadcast) and cast to
     ``dtype``; also whether that made a new, writable array of its own."""
     made = False
-    if not backend.is_array(g):  # a NumPy scalar (0-d arithmetic) or a Python number
-        g = backend.np.asarray(g)
+    if type(g) is not _ndarray and not backend.is_array(g):
+        g = backend.np.asarray(g)  # a NumPy scalar (0-d arithmetic) or a Python number
         made = True
     if g.shape != shape:
         lead = g.ndim - len(shape)
-        if lead >= 0:
+        if lead == 1 and g.shape[1:] == shape and type(g) is _ndarray:
+            # the common case, a bias broadcast over a batch: one reduction, no axis tuple
+            g = _add_reduce(g, axis=0)
+            made = True
+        elif lead >= 0:
             axes = tuple(range(lead)) + tuple(
                 i + lead for i, s in enumerate(shape) if s == 1 and g.shape[i + lead] != 1
             )
@@ -251,9 +256,10 @@ def run_backward(outputs, out_grads, retain_graph, create_graph, targets=None):
 
     prev_mode = state.enabled
     state.enabled = create_graph
+    pop = store.pop
     try:
         for node in order:
-            entry = store.pop(id(node), None)
+            entry = pop(id(node), None)
             if entry is None:
                 continue
             g = entry[1]
@@ -274,22 +280,26 @@ def run_backward(outputs, out_grads, retain_graph, create_graph, targets=None):
                     continue
             if node.freed:
                 raise RuntimeError(_FREED)
-            if node.versions:
-                _check_versions(node)
+            versions = node.versions
+            for _, box, stamp in versions:
+                if box[0] != stamp:
+                    _check_versions(node)  # raises, naming the modified tensor
+            prim = node.prim
             params = node.params
-            if node.prim.needs:
+            edges = node.edges
+            if prim.needs:
                 params = {**params, "needs": tuple(
                     e is not None and (keys is None or id(e) in keys or id(e) in expand)
-                    for e in node.edges)}
+                    for e in edges)}
             if tensor_mode:
                 in_grads = _vjp_tensor(node, g, params)
             else:
                 ns = _NUMPY_NS if type(g) is _ndarray else array_namespace(
                     backend.get_array_module(g))
-                in_grads = node.prim.vjp(ns, g, node.out, *node.saved, **params)
+                in_grads = prim.vjp(ns, g, node.out, *node.saved, **params)
             if state.anomaly:
                 _check_finite_grads(node, in_grads)
-            for e, gi in zip(node.edges, in_grads):
+            for e, gi in zip(edges, in_grads):
                 if gi is None or e is None:
                     continue
                 if keys is not None and id(e) not in keys and id(e) not in expand:
@@ -306,7 +316,7 @@ def run_backward(outputs, out_grads, retain_graph, create_graph, targets=None):
                     gi, made = _fit_array(gi, shape, dtype)
                     owned = owned or made
                 push(e, gi, owned)
-            if not retain_graph and node.versions:
+            if not retain_graph and versions:
                 # free what was saved (a node that saved nothing can be walked again, as
                 # in torch); params go too: a custom Function keeps its ctx there
                 node.saved = node.out = node.params = None

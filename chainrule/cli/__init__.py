@@ -205,6 +205,20 @@ def build_parser() -> argparse.ArgumentParser:
 # --------------------------------------------------------------------------- entry point
 
 
+# the core needs only NumPy; these commands draw progress bars and plots
+_EXTRAS = {"train": ("tqdm", "matplotlib"), "eval": ("matplotlib",),
+           "explain": ("matplotlib",)}
+
+
+def _require_extras(command):
+    import importlib.util
+
+    missing = [m for m in _EXTRAS.get(command, ()) if importlib.util.find_spec(m) is None]
+    if missing:
+        raise CLIError(f"'chainrule {command}' needs {' and '.join(missing)}: install the "
+                       "command-line extras with pip install 'chainrule[cli]'")
+
+
 def main(argv=None) -> int:
     """Run the ``chainrule`` command with ``argv`` (default ``sys.argv[1:]``); returns the
     exit status."""
@@ -220,6 +234,7 @@ def main(argv=None) -> int:
             raise CLIError(f"missing command: choose one of {', '.join(_SUBCOMMANDS)} (see "
                            f"'chainrule --help')")
         prog = f"chainrule {args.command}"
+        _require_extras(args.command)
         if args.command == "train":
             from .train import run
         elif args.command == "eval":

@@ -198,6 +198,8 @@ class Module:
                              f"{name}' as a function of another Tensor, compute the value in "
                              "the forward() method.")
         self._parameters[name] = param
+        if param is not None:
+            param._name = name  # how pictures of the graph label it (chainrule.viz.draw)
 
     def register_buffer(self, name: str, tensor: Tensor | None, persistent: bool = True) -> None:
         """Add a tensor that is state but not a parameter (BatchNorm's running mean);
@@ -230,6 +232,7 @@ class Module:
             raise KeyError(f'module name can\'t contain ".", got: {name}' if name else
                            'module name can\'t be empty string ""')
         self._modules[name] = module
+        _name_parameters(module, name)
 
     register_module = add_module
 
@@ -252,6 +255,7 @@ class Module:
                 raise AttributeError("cannot assign module before Module.__init__() call")
             _remove_from(name, d, params, self._buffers, self._non_persistent_buffers_set)
             modules[name] = value
+            _name_parameters(value, name)
         elif d.get("_modules") is not None and name in d["_modules"]:
             if value is not None:
                 raise TypeError(f"cannot assign '{type(value).__name__}' as child module "
@@ -597,6 +601,15 @@ class Module:
             else:
                 body = "\n  " + "\n  ".join(lines) + "\n"
         return self._get_name() + "(" + body + ")"
+
+
+def _name_parameters(module, prefix) -> None:
+    """Label every parameter below a module just attached as ``prefix`` by its dotted path
+    (``fc1.weight``), for pictures of the graph; attaching the parent in turn re-prefixes
+    them, so the names end up as the outermost model's ``named_parameters()``."""
+    if module is not None:
+        for name, p in module.named_parameters(prefix=prefix):
+            p._name = name
 
 
 def _check_name(name, kind):

@@ -60,7 +60,7 @@ class cross_entropy:
         n, classes = x.shape
         eps = label_smoothing
         valid = None
-        if n and (t.min() < 0 or t.max() >= classes or 0 <= ignore_index < classes):
+        if n and (_outside(t, classes) or 0 <= ignore_index < classes):
             ignored = t == ignore_index
             bad = ~ignored & ((t < 0) | (t >= classes))
             if bad.any():
@@ -71,7 +71,7 @@ class cross_entropy:
                 valid = ~ignored
                 t = xp.where(ignored, 0, t)
         z = x - x.max(axis=1, keepdims=True)  # shifted logits: exp(z) <= 1
-        z_t = xp.take_along_axis(z, t[:, None], 1)[:, 0]
+        z_t = z[xp.arange(n), t]
         if eps:
             z_sum = z.sum(axis=1) if w is None else z @ w
         e = xp.exp(z, out=z)
@@ -116,6 +116,14 @@ class cross_entropy:
         # a second backward through a retained graph, or under create_graph (recorded, so
         # that it differentiates again): the same formula, from the saved inputs
         return _grad_on_inputs(ns, c, x, t, w, ignore_index, label_smoothing, saved), None, None
+
+
+def _outside(t, classes):
+    """Whether any class index is outside [0, classes): one pass, the indices read as
+    unsigned (a negative index becomes a huge one)."""
+    if t.dtype.kind == "i":
+        t = t.view(f"u{t.dtype.itemsize}")
+    return bool(t.max() >= classes)
 
 
 def _grad_on_inputs(ns, c, x, t, w, ignore_index, eps, saved):

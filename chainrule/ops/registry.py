@@ -36,6 +36,7 @@ from .._errors import OpError, describe, op_error, user_frame_location
 from ..autograd.grad_mode import state
 
 _ndarray = backend.ndarray
+_np = backend.np
 REGISTRY: dict[str, "Primitive"] = {}
 
 
@@ -84,14 +85,21 @@ def primitive(save="", name: str | None = None):
 
 
 class Meta:
-    """Shape and dtype of an input whose values the VJP does not need."""
+    """Shape and dtype of an input whose values the VJP does not need.  ``value``: the array
+    itself when it is tiny (at most ``META_KEEP`` entries, as the constants of ``(w * x -
+    1.0) ** 2``), else None -- so that ``chainrule.viz`` can replay a graph built without
+    ``record()``; keeping a reference to a tiny array costs nothing measurable."""
 
-    __slots__ = ("shape", "dtype", "ndim")
+    __slots__ = ("shape", "dtype", "ndim", "value")
 
     def __init__(self, array):
         self.shape = array.shape
         self.dtype = array.dtype
         self.ndim = array.ndim
+        self.value = array if array.size <= META_KEEP else None
+
+
+META_KEEP = 64
 
 
 class Node:
@@ -202,7 +210,7 @@ def apply(prim: Primitive, *inputs, **params):
     a gradient and grad mode is on.  The only door into a primitive."""
     arrays = [t.data for t in inputs]
     a0 = arrays[0]
-    xp = backend.get_array_module(a0)
+    xp = _np if type(a0) is _ndarray else backend.get_array_module(a0)
     try:
         out = prim.forward(xp, *arrays, **params)
     except OpError:
@@ -249,16 +257,25 @@ def apply(prim: Primitive, *inputs, **params):
     save = prim.save_inputs
     if save is True:
         saved = tuple(arrays)
-        versions = tuple([(i, t._version, t._version[0]) for i, t in enumerate(inputs)])
+        versions = [(i, t._version, t._version[0]) for i, t in enumerate(inputs)]
     elif save:
-        saved = tuple([a if i in save else Meta(a) for i, a in enumerate(arrays)])
-        versions = tuple([(i, inputs[i]._version, inputs[i]._version[0]) for i in save])
+        saved = []
+        versions = []
+        for i, a in enumerate(arrays):
+            if i in save:
+                saved.append(a)
+                t = inputs[i]
+                versions.append((i, t._version, t._version[0]))
+            else:
+                saved.append(Meta(a))
+        saved = tuple(saved)
     else:
-        saved = tuple([Meta(a) for a in arrays])
-        versions = ()
+        saved = tuple(map(Meta, arrays))
+        versions = []
     vout = result._version[0]
     if prim.save_out:
-        versions += ((-1, result._version, vout),)
+        versions.append((-1, result._version, vout))
+    versions = tuple(versions)
     node = Node(prim, tuple(edges), params, saved, out if prim.save_out else None, versions,
                 out.shape, out.dtype, vout)
     result.requires_grad = True

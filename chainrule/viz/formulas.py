@@ -2,8 +2,9 @@
 
 Formulas use a tiny markup that both the HTML and the text renderer understand:
 ``⟦h1⟧`` is a symbol (a value of the graph), ``⟪L|h1⟫`` the derivative dL/dh1.  In a
-template ``{o}`` is the op's output, ``{0}``, ``{1}``, ... its inputs and ``{c}`` a
-parameter of the op (power's exponent).  The *numbers* come from the library (the VJPs), not
+template ``{o}`` is the op's output, ``{0}``, ``{1}``, ... its inputs, ``{c}`` a
+parameter of the op (power's exponent) and ``{*}`` an elementwise product (``·`` between
+numbers, ``⊙`` between arrays).  The *numbers* come from the library (the VJPs), not
 from these strings: a template only tells the reader which rule produced them.
 """
 
@@ -13,7 +14,7 @@ from __future__ import annotations
 FORWARD = {
     "add": "{o} = {0} + {1}",
     "subtract": "{o} = {0} − {1}",
-    "multiply": "{o} = {0} · {1}",
+    "multiply": "{o} = {0} {*} {1}",
     "divide": "{o} = {0} / {1}",
     "negative": "{o} = −{0}",
     "power_scalar": "{o} = {0}^{c}",
@@ -39,7 +40,7 @@ FORWARD = {
     "softmax": "{o} = softmax({0})",
     "log_softmax": "{o} = log softmax({0})",
     "cross_entropy": "{o} = −log softmax({0})[{1}]",
-    "binary_cross_entropy": "{o} = −({1} · log {0} + (1 − {1}) · log(1 − {0}))",
+    "binary_cross_entropy": "{o} = −({1} {*} log {0} + (1 − {1}) {*} log(1 − {0}))",
     "reshape": "{o} = {0} reshaped",
     "transpose": "{o} = {0}ᵀ",
     "broadcast_to": "{o} = {0} broadcast",
@@ -65,10 +66,10 @@ LOCAL = {
     "cos": ["−sin({0})"],
     "absolute": ["sign({0})"],
     "tanh": ["1 − {o}²"],
-    "sigmoid": ["σ′({0}) = {o} · (1 − {o})"],
+    "sigmoid": ["σ′({0}) = {o} {*} (1 − {o})"],
     "log_sigmoid": ["1 − σ({0})"],
     "relu": ["1 if {0} > 0, else 0"],
-    "binary_cross_entropy": ["({0} − {1}) / ({0} · (1 − {0}))", "log(1 − {0}) − log {0}"],
+    "binary_cross_entropy": ["({0} − {1}) / ({0} {*} (1 − {0}))", "log(1 − {0}) − log {0}"],
     "clone": ["1"],
     "cast": ["1"],
 }
@@ -79,7 +80,6 @@ COMPACT = {
                "⟪L|{2}⟫ = ⟪L|{o}⟫ summed over rows"],
     "matmul": ["⟪L|{0}⟫ = ⟪L|{o}⟫ @ {1}ᵀ", "⟪L|{1}⟫ = {0}ᵀ @ ⟪L|{o}⟫"],
     "sum": ["⟪L|{0}⟫ = ⟪L|{o}⟫ copied to every entry"],
-    "cross_entropy": ["⟪L|{0}⟫ = ⟪L|{o}⟫ · (softmax({0}) − onehot({1})) / N"],
     "softmax": ["⟪L|{0}⟫ = {o} ⊙ (⟪L|{o}⟫ − Σ(⟪L|{o}⟫ ⊙ {o}))"],
     "log_softmax": ["⟪L|{0}⟫ = ⟪L|{o}⟫ − softmax({0}) · Σ ⟪L|{o}⟫"],
     "transpose": ["⟪L|{0}⟫ = (⟪L|{o}⟫)ᵀ"],
@@ -97,10 +97,11 @@ def deriv(num: str, den: str) -> str:
     return f"⟪{num}|{den}⟫"
 
 
-def fill(template: str, out: str, inputs, param=None) -> str:
-    """``template`` with ``{o}``, ``{0}``... replaced by ``out``/``inputs`` (strings) and
-    ``{c}`` by ``param``.  (A plain replace: the markup's own braces are never used.)"""
-    s = template.replace("{o}", out)
+def fill(template: str, out: str, inputs, param=None, many: bool = False) -> str:
+    """``template`` with ``{o}``, ``{0}``... replaced by ``out``/``inputs`` (strings),
+    ``{c}`` by ``param`` and ``{*}`` by ``⊙`` (``many``: the values are arrays) or ``·``.
+    (A plain replace: the markup's own braces are never used.)"""
+    s = template.replace("{o}", out).replace("{*}", "⊙" if many else "·")
     for i, v in enumerate(inputs):
         s = s.replace("{" + str(i) + "}", v)
     if param is not None:
@@ -108,9 +109,10 @@ def fill(template: str, out: str, inputs, param=None) -> str:
     return s
 
 
-def fill_numbers(template: str, out: str, inputs, param=None) -> str:
+def fill_numbers(template: str, out: str, inputs, param=None, many: bool = False) -> str:
     """``fill`` for numbers: a negative number after an operator gets parentheses
     (``e^(−(-0.5))``, ``2 · (-0.5)``; but ``σ(-0.5)``, ``-0.5 · 2``)."""
+    template = template.replace("{*}", "⊙" if many else "·")
     values = {"{o}": out}
     for i, v in enumerate(inputs):
         values["{" + str(i) + "}"] = v
@@ -133,18 +135,63 @@ def fill_numbers(template: str, out: str, inputs, param=None) -> str:
     return "".join(out_s)
 
 
+def fmt_number(x) -> str:
+    from .graph import fmt
+
+    return fmt(x)
+
+
+def cross_entropy_target(eps: float, classes: int, weighted: bool) -> str:
+    """The target row that cross-entropy's gradient subtracts from the softmax."""
+    if weighted:
+        return (f"(1 − ε) · w[y] · onehot(y) + ε/K · w, ε = {fmt_number(eps)}, K = {classes}"
+                if eps else "w[y] · onehot(y)")
+    if eps:
+        return (f"(1 − ε) · onehot(y) + ε/K = {fmt_number(1 - eps)} · onehot(y) + "
+                f"{fmt_number(eps)}/{classes}")
+    return "onehot(y)"
+
+
+def cross_entropy_compact(params, weighted: bool, ignored: bool) -> str:
+    """Cross-entropy's gradient for the logits, written for the options it ran with:
+    label smoothing ε (the target is (1 − ε)·onehot + ε/K), class weights, the reduction
+    and ignored rows."""
+    params = params or {}
+    eps = float(params.get("label_smoothing") or 0.0)
+    red = params.get("reduction", "mean")
+    target = "onehot({1})" if not eps and not weighted else "t"
+    p = "softmax({0})" if not weighted else "s ⊙ softmax({0})"
+    body = f"({p} − {target})"
+    if red == "mean":
+        body += " / N" if not weighted and not ignored else " / Σ w[y]"
+        rule = f"⟪L|{{0}}⟫ = ⟪L|{{o}}⟫ · {body}"
+    elif red == "sum":
+        rule = f"⟪L|{{0}}⟫ = ⟪L|{{o}}⟫ · {body}"
+    else:
+        rule = f"row i of ⟪L|{{0}}⟫ = (⟪L|{{o}}⟫)ᵢ · {body} (row i)"
+    if target == "t":
+        rule += ", t = " + ("(1 − ε) · onehot({1}) + ε/K" if not weighted else
+                            "(1 − ε) · w[y] · onehot({1}) + ε/K · w")
+    if weighted:
+        rule += ", s = (1 − ε) · w[y] + ε/K · Σ w" if eps else ", s = w[y]"
+    if ignored:
+        rule += f"; rows whose target is ignore_index ({params.get('ignore_index')}) get 0"
+    return rule
+
+
 def forward_template(op: str, n_inputs: int, params=None) -> str:
     if op == "linear" and n_inputs == 2:
         return FORWARD["linear/2"]
     if op == "cross_entropy" and params:
-        t = FORWARD[op] + {"mean": ", averaged over the rows", "sum": ", summed over the rows"
-                           }.get(params.get("reduction"), "")
         eps = params.get("label_smoothing") or 0.0
+        t = FORWARD[op]
         if eps:
-            from .graph import fmt
-
-            t += f", with label smoothing ε = {fmt(eps)}"
-        return t
+            t = ("{o} = (1 − ε) · (−log softmax({0})[{1}]) + ε · mean over the classes k of "
+                 f"(−log softmax({{0}})[k]), ε = {fmt_number(eps)} (label smoothing)")
+        if n_inputs > 2:
+            t += ", each row weighted by its class's weight {2}[{1}]"
+        return t + {"mean": ", averaged over the rows", "sum": ", summed over the rows"
+                    }.get(params.get("reduction"), "")
     t = FORWARD.get(op)
     if t is None:
         args = ", ".join("{" + str(i) + "}" for i in range(n_inputs))
@@ -159,6 +206,15 @@ def op_param(op: str, params) -> str | None:
 
         return fmt(params["c"])
     return None
+
+
+_MINUS = __import__("re").compile(r"(?<![\w.)\]])-(?=\d|inf)")
+
+
+def minus(text: str) -> str:
+    """Negative numbers with the minus sign the formulas use (``−0.5``, not ``-0.5``);
+    hyphens in words and ranges (``2-3-2``, ``1e-05``) stay."""
+    return _MINUS.sub("−", text)
 
 
 def plain(markup: str, unicode: bool = True) -> str:
@@ -189,7 +245,7 @@ _ASCII = {
     "−": "-", "·": "*", "σ": "sigmoid", "σ′": "sigmoid'", "′": "'", "Σ": "sum ", "⊙": "(*)",
     "ᵀ": "^T", "√": "sqrt", "²": "^2", "ŷ": "y_hat", "←": "<-", "×": "x", "…": "...",
     "≈": "~", "✓": "ok", "✗": "MISMATCH", "→": "->", "η": "lr", "│": "|", "─": "-",
-    "Δ": "delta ",
+    "Δ": "delta ", "ℓ": "l", "ᵢ": "_i", "≤": "<=", "⋮": ":",
 }
 
 

@@ -7,9 +7,10 @@ value is known (the graph itself keeps only what its VJPs need).  ``run`` replay
 forward with some values replaced: the finite-difference checks and the "loss after one
 gradient-descent step" of the walk-through are replays.
 
-A constant input (one that does not require grad) is known only when its primitive saved
-it; ``record()`` makes every primitive save all its inputs while a graph is built, so that
-any graph can be replayed.
+A constant input (one that does not require grad) is known when its primitive saved it or
+when it is tiny (``Meta`` keeps arrays of up to ``META_KEEP`` entries); ``record()`` makes
+every primitive save all its inputs while a graph is built, so that any graph can be
+replayed.
 """
 
 from __future__ import annotations
@@ -143,12 +144,14 @@ class Trace:
                     ref = Ref("leaf", k)
                 else:
                     saved = None if freed else node.saved[pos]
-                    if saved is not None and type(saved) is not Meta:
-                        k = const_of.get(id(saved))  # one box for one array used twice
+                    # an input the VJP does not read is a Meta, which keeps tiny arrays
+                    kept = saved.value if type(saved) is Meta else saved
+                    if kept is not None:
+                        k = const_of.get(id(kept))  # one box for one array used twice
                         if k is None:
-                            k = const_of[id(saved)] = len(self.consts)
-                            self.consts.append(saved)
-                            self.const_shapes.append(tuple(saved.shape))
+                            k = const_of[id(kept)] = len(self.consts)
+                            self.consts.append(kept)
+                            self.const_shapes.append(tuple(kept.shape))
                     else:
                         k = len(self.consts)
                         self.consts.append(None)
@@ -162,6 +165,10 @@ class Trace:
         self.problem = self._why_not_replayable()
         if self.problem is None:
             self.values, self.params = self._run_full(None, None, None, None, False)
+            if not _same(self.values[-1], root.data):
+                self.values = self.params = None
+                self.problem = ("running it again does not give the same result (a tensor it "
+                                "read was changed in place after the graph was built)")
 
     @classmethod
     def of(cls, root: Tensor) -> "Trace":
@@ -183,9 +190,43 @@ class Trace:
                 shape = self.const_shapes[k]
                 what = f" of shape {shape}" if shape is not None else ""
                 return (f"the graph did not keep input {pos} of {self.steps[step].op} (a "
-                        f"tensor{what} that does not require grad); build the graph inside "
-                        "`with chainrule.viz.record():`, or make that tensor require grad")
+                        f"tensor{what} that does not require grad, too big to keep by "
+                        "default); pass a function that builds the loss instead, as in "
+                        "`chainrule.viz.explain(lambda: loss_fn(model(x), y), path)`, or "
+                        "build the graph inside `with chainrule.viz.record():`")
         return None
+
+    def known_values(self):
+        """Each step's output where it can be known without a full replay (for pictures of
+        a graph that cannot be replayed): run the steps whose inputs are all known, take
+        the output a step saved for its VJP, and the root's own array; None elsewhere."""
+        if self.values is not None:
+            return list(self.values)
+        out = [None] * len(self.steps)
+        for s in self.steps:
+            node = s.node
+            if not node.freed and node.out is not None:
+                out[s.index] = node.out
+                continue
+            if node.freed or node.params is None or s.prim.custom:
+                continue
+            arrays = []
+            for r in s.refs:
+                a = (out[r.index] if r.kind == "step" else self.leaves[r.index].data
+                     if r.kind == "leaf" else self.consts[r.index])
+                if a is None:
+                    break
+                arrays.append(a)
+            else:
+                try:
+                    xp = backend.get_array_module(arrays[0])
+                    value = s.prim.forward(xp, *arrays, **_fresh_params(s.params))
+                except Exception:  # a picture never fails for a value it cannot know
+                    continue
+                out[s.index] = value if backend.is_array(value) else xp.asarray(value)
+        if self.steps:
+            out[-1] = self.root.data
+        return out
 
     def require_values(self, what: str = "chainrule.viz") -> None:
         if self.problem is not None:
@@ -333,6 +374,16 @@ class Trace:
         if r.kind == "leaf":
             return _to64(self.leaves[r.index].data)
         return _to64(self.consts[r.index])
+
+
+def _same(a, b) -> bool:
+    a = _np.asarray(backend.to_numpy(a))
+    b = _np.asarray(backend.to_numpy(b))
+    if a.shape != b.shape:
+        return False
+    if a.dtype.kind not in "fc":
+        return bool((a == b).all())
+    return bool(_np.allclose(a, b, rtol=1e-4, atol=1e-6, equal_nan=True))
 
 
 def _forward_order(root: Node):
