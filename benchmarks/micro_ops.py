@@ -71,7 +71,7 @@ def run(size=16, repeat=2000):
         y = cr.tensor(ya, requires_grad=True)
         i = cr.tensor(ia)
 
-        def step_cr():
+        def step_cr(op=op, x=x, y=y, i=i):  # bound now: the loop variables move on
             out = op(cr, x, y, i)
             out.backward(cr.ones_like(out))
 
@@ -82,7 +82,7 @@ def run(size=16, repeat=2000):
             yt = torch.tensor(ya, requires_grad=True)
             it = torch.tensor(ia)
 
-            def step_th():
+            def step_th(op=op, xt=xt, yt=yt, it=it):
                 out = op(torch, xt, yt, it)
                 out.backward(torch.ones_like(out))
 

@@ -12,6 +12,8 @@ from . import optim
 from . import utils, datasets
 from . import viz
 from .serialization import load, save
+from .torch_alias import alias_as_torch
+from .compile import compile
 from ._errors import OpError
 from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 from .backend import (
@@ -36,12 +38,14 @@ from .creation import (
 )
 from .ops.functional import (
     abs, add, all, amax, amin, any, argmax, argmin, bmm, broadcast_to, cat, ceil, chunk, clamp,
-    clip, concat, cos, cumsum, div, dot, einsum, exp, expand, expm1, flatten, flip, floor,
-    floor_divide, gather, index_select, isfinite, isinf, isnan, log, log1p, log_softmax,
-    logsumexp, masked_fill, matmul, max, maximum, mean, min, minimum, mm, mul, mv, neg, norm,
-    outer, permute, pow, prod, reciprocal, relu, remainder, repeat, reshape, round, rsqrt,
-    scatter_add, sigmoid, sign, sin, softmax, split, sqrt, square, squeeze, stack, std, sub,
-    sum, swapaxes, t, take_along_dim, tanh, transpose, unflatten, unsqueeze, var, where,
+    clip, concat, cos, cumsum, detach, div, dot, einsum, eq, exp, expand, expm1, flatten, flip,
+    floor, floor_divide, gather, ge, greater, greater_equal, gt, index_select, isfinite, isinf,
+    isnan, le, less, less_equal, log, log1p, log_softmax, logical_and, logical_not, logical_or,
+    logical_xor, logsumexp, lt, masked_fill, matmul, max, maximum, mean, min, minimum, mm, mul,
+    mv, ne, neg, norm, not_equal, outer, permute, pow, prod, reciprocal, relu, remainder, repeat,
+    reshape, round, rsqrt, scatter_add, sigmoid, sign, sin, softmax, split, sqrt, square,
+    squeeze, stack, std, sub, sum, swapaxes, t, take_along_dim, tanh, transpose, unflatten,
+    unsqueeze, var, where,
 )
 from .ops import clone
 from .random import Generator, get_rng_state, initial_seed, manual_seed, seed, set_rng_state

@@ -25,17 +25,34 @@ def user_frame_location() -> str:
 
 
 def describe(x) -> str:
-    """``(3, 4) float32 cpu`` for a tensor, ``2.0`` for a Python scalar."""
+    """``(3, 4) float32 cpu`` for a tensor or an array, ``2.0`` for a Python scalar."""
+    from . import backend
+
     data = getattr(x, "data", None)
-    if data is not None and hasattr(data, "shape"):
-        from . import backend
+    if data is not None and hasattr(data, "shape") and hasattr(data, "dtype"):
+        x = data  # a Tensor
+    elif not (hasattr(x, "shape") and hasattr(x, "dtype")):
+        return repr(x)
+    try:
+        name = backend.from_np(x.dtype).name
+    except TypeError:
+        name = str(x.dtype)
+    return f"{tuple(x.shape)} {name} {backend.device_of(x)}"
 
-        return f"{tuple(data.shape)} {backend.from_np(data.dtype).name} {backend.device_of(data)}"
-    if hasattr(x, "shape"):
-        return f"{tuple(x.shape)} {x.dtype}"
-    return repr(x)
 
-
-def op_error(op: str, msg: str, cls=OpError) -> Exception:
-    """Build the error for ``op``, ending with the user's source line."""
+def op_error(op: str, msg: str, cls=OpError, *, operands=()) -> Exception:
+    """Build the error for ``op``: ``op: msg (operands A, B), at file.py:42``.  Each of
+    ``operands`` (tensors, arrays or Python values) is described by ``describe``."""
+    if operands:
+        msg = f"{msg} (operands {', '.join(describe(x) for x in operands)})"
     return cls(f"{op}: {msg}, at {user_frame_location()}")
+
+
+def renamed(exc: Exception, op: str) -> Exception:
+    """``exc`` (built by ``op_error``: ``inner: msg, at ...``) as raised by ``op``, an
+    in-place op that delegated to ``inner``: ``op: msg, at ...``, same class."""
+    text = str(exc)
+    head, sep, rest = text.partition(": ")
+    if not sep or not head.isidentifier() or head in (op, "anomaly") or not rest:
+        return exc
+    return type(exc)(f"{op}: {rest}")

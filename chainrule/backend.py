@@ -130,10 +130,14 @@ class device:
         if kind not in ("cpu", "cuda"):
             raise ValueError(f"unknown device {spec!r}: expected 'cpu' or 'cuda[:N]'")
         self.type = kind
-        self.index = int(idx) if idx else (index if index is not None else (0 if kind == "cuda" else None))
+        if idx:
+            self.index = int(idx)
+        else:
+            self.index = index if index is not None else (0 if kind == "cuda" else None)
 
     def __repr__(self) -> str:
-        return f"device(type='{self.type}'" + (f", index={self.index})" if self.index is not None else ")")
+        index = f", index={self.index}" if self.index is not None else ""
+        return f"device(type='{self.type}'{index})"
 
     def __str__(self) -> str:
         return self.type if self.index is None else f"{self.type}:{self.index}"
@@ -166,8 +170,8 @@ def module_for(dev: device):
         return numpy
     if not _HAS_GPU:
         raise RuntimeError(
-            f"device {dev}: CUDA is not available (CuPy is {'installed' if cupy else 'not installed'}, "
-            "no GPU was found); use device='cpu'"
+            f"device {dev}: CUDA is not available (CuPy is "
+            f"{'installed' if cupy else 'not installed'}, no GPU was found); use device='cpu'"
         )
     return cupy
 

@@ -65,7 +65,7 @@ def init_weights(sizes, seed=0):
 # ``run(steps) -> list of losses`` so that timing excludes set-up.
 
 
-def chainrule_trainer(x, y, weights, batch, order):
+def chainrule_trainer(x, y, weights, batch, order, compiled=False):
     import chainrule as cr
     from chainrule import nn, optim
     from chainrule.utils.data import DataLoader, TensorDataset
@@ -85,19 +85,28 @@ def chainrule_trainer(x, y, weights, batch, order):
     data = TensorDataset(cr.from_numpy(x), cr.from_numpy(y))
     loader = DataLoader(data, batch_size=batch, sampler=order.tolist(), drop_last=True)
 
+    def train_step(xb, yb):
+        opt.zero_grad()
+        loss = nn.functional.cross_entropy(model(xb), yb)
+        loss.backward()
+        opt.step()
+        return loss
+
+    step = cr.compile(train_step) if compiled else train_step
+
     def run(steps):
         losses = []
         it = iter(loader)
         for _ in range(steps):
             xb, yb = next(it)
-            opt.zero_grad()
-            loss = nn.functional.cross_entropy(model(xb), yb)
-            loss.backward()
-            opt.step()
-            losses.append(loss)
+            losses.append(step(xb, yb))
         return [v.item() for v in losses]
 
     return run
+
+
+def chainrule_compiled_trainer(x, y, weights, batch, order):
+    return chainrule_trainer(x, y, weights, batch, order, compiled=True)
 
 
 def torch_trainer(x, y, weights, batch, order):
@@ -177,7 +186,8 @@ def numpy_trainer(x, y, weights, batch, order):
     return run
 
 
-TRAINERS = {"chainrule": chainrule_trainer, "torch": torch_trainer, "numpy": numpy_trainer}
+TRAINERS = {"chainrule": chainrule_trainer, "compiled": chainrule_compiled_trainer,
+            "torch": torch_trainer, "numpy": numpy_trainer}
 
 
 # --------------------------------------------------------------------------- measuring

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from itertools import chain as _chain_iterables
 from operator import index as _index
 
 from . import backend, random
@@ -22,13 +23,19 @@ def _to_array(data, np_dtype, device=None, op="tensor"):
         arr = data
     else:
         arr, np_dtype = _from_python(data, np_dtype, op)
-    if arr.dtype.kind not in "biuf":
-        raise op_error(op, f"unsupported dtype {arr.dtype}", TypeError)
+    if arr.dtype.kind not in "biuf" or arr.dtype not in _SUPPORTED:
+        raise op_error(op, f"unsupported dtype {arr.dtype} (chainrule has "
+                       f"{', '.join(sorted(str(d) for d in _SUPPORTED))})", TypeError,
+                       operands=(arr,))
     if np_dtype is not None and arr.dtype != np_dtype:
         arr = arr.astype(np_dtype)
     if device is not None:
         arr = backend.to_device(arr, backend.device(device))
     return arr
+
+
+_SUPPORTED = frozenset(backend.from_np(d).np for d in (
+    "float32", "float64", "float16", "int64", "int32", "int16", "int8", "uint8", "bool"))
 
 
 def _from_python(data, np_dtype, op):
@@ -44,15 +51,10 @@ def _from_python(data, np_dtype, op):
                        "lists, non-numeric values or an int beyond int64?)", TypeError)
     if np_dtype is None:
         if kind == "f" and not isinstance(data, _np.generic):
-            # Python floats are float32 (the default); an explicitly typed NumPy value or
-            # tensor keeps its dtype, as in torch.  Looking at the first element only keeps
-            # this O(depth) instead of a pass over every element.
-            explicit = getattr(_first_leaf(data), "dtype", None)
-            explicit = None if explicit is None else _np.dtype(getattr(explicit, "np", explicit))
-            if explicit is None or explicit.kind != "f":
-                np_dtype = backend.get_default_dtype().np
-            else:
-                np_dtype = explicit
+            # Python floats are float32 (the default); explicitly typed NumPy values, arrays
+            # and tensors among the elements keep their float dtypes, and all of these
+            # promote together, as in torch: [1.0, np.float64(2)] is float64
+            np_dtype = _float_elements_dtype(data)
         elif kind == "u" and not isinstance(data, _np.generic):  # a Python int above int64
             raise op_error(op, "value cannot be converted to int64 without overflow",
                            RuntimeError)
@@ -64,10 +66,36 @@ def _from_python(data, np_dtype, op):
     return arr, np_dtype
 
 
-def _first_leaf(data):
-    while isinstance(data, (list, tuple)) and data:
-        data = data[0]
-    return data
+def _chain(seqs):
+    return _chain_iterables.from_iterable(seqs)
+
+
+def _float_elements_dtype(data):
+    """torch's inferred dtype for nested sequences holding at least one float: the
+    promotion of the explicit float dtypes among the elements (NumPy scalars and arrays,
+    tensors) and, when a Python float is among them, the default dtype."""
+    found = None
+    python_float = False
+    level = [data if isinstance(data, (list, tuple)) else (data,)]
+    while level:  # one nesting depth at a time, each a pass in C over its elements
+        nested = []
+        for t in set(map(type, _chain(level))):
+            if t is float:
+                python_float = True
+            elif t is list or t is tuple:
+                nested.extend(v for v in _chain(level) if type(v) is t)
+            elif t is not int and t is not bool:
+                same = [v for v in _chain(level) if type(v) is t]
+                for v in same[:1] if issubclass(t, _np.generic) else same:
+                    d = getattr(v, "dtype", None)
+                    d = None if d is None else _np.dtype(getattr(d, "np", d))
+                    if d is not None and d.kind == "f":
+                        found = d if found is None else _np.promote_types(found, d)
+        level = nested
+    default = backend.get_default_dtype().np
+    if found is None:
+        return default
+    return _np.promote_types(found, default) if python_float else found
 
 
 def _np_dtype(dtype):
@@ -101,8 +129,9 @@ def from_numpy(array) -> Tensor:
     if not isinstance(array, _np.ndarray):
         raise op_error("from_numpy", f"expected np.ndarray, got {type(array).__name__}",
                        TypeError)
-    if array.dtype.kind not in "biuf":
-        raise op_error("from_numpy", f"unsupported dtype {array.dtype}", TypeError)
+    if array.dtype.kind not in "biuf" or array.dtype not in _SUPPORTED:
+        raise op_error("from_numpy", f"unsupported dtype {array.dtype}", TypeError,
+                       operands=(array,))
     return Tensor._wrap(array)
 
 
@@ -126,7 +155,12 @@ def _module(device):
 
 def _make(op, fill, size, dtype, device, requires_grad, default=None):
     np_dtype = _np_dtype(dtype) or default or backend.get_default_dtype().np
-    t = Tensor._wrap(fill(_module(device), size, np_dtype))
+    xp = _module(device)
+    try:
+        t = Tensor._wrap(fill(xp, size, np_dtype))
+    except (ValueError, TypeError, OverflowError) as exc:  # NumPy refused the arguments
+        raise op_error(op, f"{exc} (size {list(size)}, dtype {backend.from_np(np_dtype)})",
+                       RuntimeError if isinstance(exc, ValueError) else type(exc)) from None
     if requires_grad:
         t.requires_grad_(True)
     return t
@@ -150,6 +184,11 @@ def empty(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
 def full(size, fill_value, dtype=None, device=None, requires_grad=False) -> Tensor:
     """A tensor of ``size`` filled with ``fill_value``; its dtype follows the value (bool,
     int64, or the default float) unless given."""
+    if isinstance(fill_value, Tensor) and fill_value.data.ndim == 0:
+        fill_value = fill_value.item()
+    if not isinstance(fill_value, (bool, int, float, _np.bool_, _np.number)):
+        raise op_error("full", f"fill_value must be a number or bool, got "
+                       f"{type(fill_value).__name__} {fill_value!r}", TypeError)
     if dtype is None:
         dtype = (backend.bool_ if isinstance(fill_value, (bool, _np.bool_)) else
                  backend.int64 if isinstance(fill_value, (int, _np.integer)) else
@@ -159,6 +198,17 @@ def full(size, fill_value, dtype=None, device=None, requires_grad=False) -> Tens
 
 
 def eye(n, m=None, dtype=None, device=None, requires_grad=False) -> Tensor:
+    for name, v in (("n", n), ("m", m)):
+        if v is None and name == "m":
+            continue
+        try:
+            v = _index(v)
+        except TypeError:
+            raise op_error("eye", f"{name} must be an int, got {type(v).__name__} {v!r}",
+                           TypeError) from None
+        if v < 0:
+            raise op_error("eye", f"{name} must be greater or equal to 0, got {v}",
+                           RuntimeError)
     return _make("eye", lambda xp, s, d: xp.eye(n, m, dtype=d), (), dtype, device,
                  requires_grad)
 

@@ -10,7 +10,9 @@ import weakref
 from numbers import Number
 
 from . import backend
-from ._errors import describe as _describe, op_error
+from ._errors import describe as _describe
+from ._errors import op_error
+from ._errors import renamed as _renamed
 
 _np = backend.np
 
@@ -82,7 +84,7 @@ class Tensor:
     def size(self, dim: int | None = None):
         if dim is None:
             return Size(self.data.shape)
-        return self.data.shape[_ops._dim1("size", dim, self.data.ndim)]
+        return self.data.shape[_ops._dim1("size", dim, self.data.ndim, self)]
 
     @property
     def dtype(self):
@@ -236,12 +238,16 @@ class Tensor:
             else:
                 dtype = a
         out = self
-        if device is not None:
-            dev = backend.device(device)
-            if dev != self.device:
-                out = _ops.to_device(out, dev)
-        if dtype is not None:
-            out = _ops.cast(out, backend.as_dtype(dtype).np)
+        try:
+            dev = None if device is None else backend.device(device)
+            np_dtype = None if dtype is None else backend.as_dtype(dtype).np
+        except (ValueError, TypeError) as exc:  # an unknown device or dtype
+            raise op_error("to", str(exc), RuntimeError if isinstance(exc, ValueError) else
+                           TypeError, operands=(self,)) from None
+        if dev is not None and dev != self.device:
+            out = _ops.to_device(out, dev)
+        if np_dtype is not None:
+            out = _ops.cast(out, np_dtype)
         if copy and out is self:
             out = self.clone()
         return out
@@ -428,7 +434,7 @@ class Tensor:
     def __invert__(self):
         if self.data.dtype.kind == "f":
             raise op_error("bitwise_not", f"~ is only supported for integer and bool tensors, "
-                           f"got {self.dtype}", TypeError)
+                           f"got {self.dtype}", TypeError, operands=(self,))
         return Tensor._wrap(backend.get_array_module(self.data).invert(self.data))
 
     def eq(self, other):
@@ -520,7 +526,10 @@ class Tensor:
 
         Returns False, having changed nothing, whenever the general path must decide
         (recording, mixed dtypes, bad shapes): that path also writes the error messages.
+        In anomaly mode the general path runs too: it checks for NaN/Inf before writing.
         """
+        if state.anomaly:
+            return False
         data = self.data
         if isinstance(other, Tensor):
             if other.data.dtype != data.dtype or (state.enabled and (
@@ -564,7 +573,7 @@ class Tensor:
             if node is None and self.requires_grad:
                 raise op_error(op_name, "a leaf Variable that requires grad is being used in "
                                "an in-place operation; wrap it in chainrule.no_grad() (as "
-                               "optimizers and init code do)", RuntimeError)
+                               "optimizers and init code do)", RuntimeError, operands=(self,))
             if self.data.base is not None:
                 if node is None:  # the tensor this one views would not see the new node
                     raise op_error(op_name, "an in-place operation with an operand that "
@@ -579,17 +588,21 @@ class Tensor:
             old._node = node
             old._version = [self._version[0]]  # matches node.vout unless self went stale
             operands = tuple(old if o is self else o for o in operands)  # x.mul_(x)
-        result = fn(old, *operands)
+        try:
+            result = fn(old, *operands)
+        except (RuntimeError, TypeError, IndexError, ValueError) as exc:
+            raise _renamed(exc, op_name) from None  # add_'s error says add_, not add
         rk, sk = result.data.dtype.kind, self.data.dtype.kind
         if rk != sk and _CATEGORY[rk] > _CATEGORY[sk]:
             raise op_error(op_name, f"result type {result.dtype} can't be cast to the desired "
-                           f"output type {self.dtype}", RuntimeError)
+                           f"output type {self.dtype}", RuntimeError, operands=(self, *operands))
         if result.data.shape != self.data.shape:
             raise op_error(op_name, f"output with shape {list(self.data.shape)} doesn't match "
-                           f"the broadcast shape {list(result.data.shape)}", RuntimeError)
+                           f"the broadcast shape {list(result.data.shape)}", RuntimeError,
+                           operands=(self, *operands))
         if not getattr(self.data.flags, "writeable", True):  # (CuPy arrays have no flag)
             raise op_error(op_name, "the tensor's memory is read-only (an expanded view?); "
-                           "clone() it first", RuntimeError)
+                           "clone() it first", RuntimeError, operands=(self,))
         if result.data.dtype != self.data.dtype:
             result = _ops.cast(result, self.data.dtype)
         self.data[...] = result.data
@@ -634,7 +647,7 @@ class Tensor:
         bounds_fit = self.data.dtype.kind == "f" or not (type(min) is float or
                                                          type(max) is float)
         if bounds_fit and _is_number(min) and _is_number(max) and not (
-                state.enabled and self.requires_grad):
+                state.enabled and self.requires_grad) and not state.anomaly:
             try:
                 backend.get_array_module(self.data).clip(self.data, min, max, out=self.data)
             except (ValueError, TypeError, OverflowError):
@@ -671,16 +684,16 @@ class Tensor:
         return self._inplace("lerp_", lambda s, e, w: s + w * (e - s), end, weight)
 
     def zero_(self):
-        return self.fill_(0)
+        return self.fill_(0, _op="zero_")
 
-    def fill_(self, value):
+    def fill_(self, value, *, _op="fill_"):
         """Every element set to ``value`` (a number or a 0-d tensor); a recorded fill passes
         no gradient to the old value, as in torch."""
         if isinstance(value, Tensor):
             if value.data.ndim:
-                raise op_error("fill_", f"only supports a 0-dimensional value tensor, got shape "
+                raise op_error(_op, f"only supports a 0-dimensional value tensor, got shape "
                                f"{tuple(value.data.shape)}", RuntimeError)
-        elif not (state.enabled and self.requires_grad):
+        elif not (state.enabled and self.requires_grad or state.anomaly):
             try:
                 self.data.fill(value)
             except (ValueError, TypeError, OverflowError):
@@ -688,11 +701,11 @@ class Tensor:
             else:
                 self._version[0] += 1
                 return self
-        return self._inplace("fill_", lambda s, v: _replaced_by("fill_", s, v), value)
+        return self._inplace(_op, lambda s, v: _replaced_by(_op, s, v), value)
 
     def copy_(self, src, non_blocking=False):
         """The values of ``src`` (broadcast to this shape, cast to this dtype) copied in."""
-        if isinstance(src, Tensor) and not self._recording((src,)) and (
+        if isinstance(src, Tensor) and not state.anomaly and not self._recording((src,)) and (
                 backend.get_array_module(src.data) is backend.get_array_module(self.data)):
             try:
                 backend.get_array_module(self.data).copyto(self.data, src.data,
@@ -707,8 +720,13 @@ class Tensor:
     def _random_(self, op_name, draw):
         if self.data.dtype.kind != "f":
             raise op_error(op_name, f"expects a floating point tensor, got {self.dtype}",
-                           TypeError)
-        return self._inplace(op_name, lambda s: Tensor._wrap(draw(s.data.shape, s.data.dtype)))
+                           TypeError, operands=(self,))
+        def fill(s):
+            new = Tensor._wrap(draw(s.data.shape, s.data.dtype))
+            # recorded (a non-leaf): kept in the graph, the old value's gradient is 0 (torch)
+            return _replaced_by(op_name, s, new) if s.requires_grad and state.enabled else new
+
+        return self._inplace(op_name, fill)
 
     def uniform_(self, a=0.0, b=1.0, *, generator=None):
         from . import random
@@ -827,17 +845,20 @@ def _compare(a, b, ufunc):
     try:
         return Tensor._wrap(getattr(xp, ufunc)(a.data, bd))
     except (ValueError, TypeError) as exc:
-        raise op_error(ufunc, f"{exc} (operands {tuple(a.shape)} and "
-                       f"{tuple(getattr(bd, 'shape', ()))})", RuntimeError) from None
+        raise op_error(ufunc, str(exc).strip(), RuntimeError, operands=(a, b)) from None
 
 
 def _logical(a, b, ufunc):
     bd = b.data if isinstance(b, Tensor) else b
-    return Tensor._wrap(getattr(backend.get_array_module(a.data), ufunc)(a.data, bd))
+    try:
+        return Tensor._wrap(getattr(backend.get_array_module(a.data), ufunc)(a.data, bd))
+    except (ValueError, TypeError) as exc:
+        raise op_error(ufunc, str(exc).strip(), RuntimeError, operands=(a, b)) from None
 
 
 # imported last: the engine and the ops refer to Tensor, and Tensor's methods to them
-from .autograd.grad_mode import state  # noqa: E402
+# (in this order: grad_mode, through autograd, is what first imports the ops package)
+from .autograd.grad_mode import state  # noqa: E402, I001
 from . import ops as _ops  # noqa: E402
 from .ops import elementwise as _E, shape as _S  # noqa: E402
 from .ops.operands import binary as _binary, operands as _operands  # noqa: E402

@@ -319,10 +319,13 @@ row("mean(dim=0) on empty", lambda m, x: x.mean(0), [], empty=[(R(2, 0),), (R(0,
 reduction("prod", lambda m, x, **kw: m.prod(x, **kw), empty=[(R(0, 3),)],
           dims=[(None, False), (1, False), (-1, True)], domain=NZ)
 row("prod (one zero)", lambda m, x: m.prod(x),
-    [(Fixed([0.5, 0.0, -1.5, 2.0]),)], second_order=False,
-    note="the second-order rule of prod divides by x")
+    [(Fixed([0.5, 0.0, -1.5, 2.0]),)])
+row("prod (two zeros)", lambda m, x: m.prod(x), [(Fixed([0.0, 1.5, 0.0, -2.0]),)])
+row("prod (three zeros)", lambda m, x: m.prod(x), [(Fixed([0.0, 0.0, 0.5, 0.0]),)])
 row("prod(dim) (zeros)", lambda m, x: m.prod(x, 1),
-    [(Fixed([[0.5, 0.0, -1.5], [0.0, 0.0, 2.0], [1.5, -0.5, 2.0]]),)], second_order=False)
+    [(Fixed([[0.5, 0.0, -1.5], [0.0, 0.0, 2.0], [1.5, -0.5, 2.0], [0.0, 0.0, 0.0]]),)])
+row("prod(dim=0) (zeros)", lambda m, x: m.prod(x, 0, keepdim=True),
+    [(Fixed([[0.5, 0.0, -1.5], [0.0, 0.0, 2.0], [1.5, -0.5, 2.0]]),)])
 row("prod(dim) on empty", lambda m, x: x.prod(0), [], empty=[(R(0, 3),)])
 reduction("amax", lambda m, x, **kw: m.amax(x, **kw), domain=D)
 reduction("amin", lambda m, x, **kw: m.amin(x, **kw), domain=D, dims=RED_DIMS[:3])

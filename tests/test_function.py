@@ -222,7 +222,7 @@ def test_forward_must_return_a_tensor():
         def forward(ctx, x):
             return 3.0
 
-    with pytest.raises(TypeError, match="must return one Tensor"):
+    with pytest.raises(TypeError, match="must return a Tensor or a tuple"):
         NoTensor.apply(t64([1.0]))
 
 

@@ -3,7 +3,6 @@ torch``: it runs on chainrule, and (where torch is installed) the same text with
 torch`` runs on PyTorch, both learning the task and round-tripping their state_dict."""
 
 import runpy
-import sys
 from pathlib import Path
 
 import pytest

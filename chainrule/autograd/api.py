@@ -6,6 +6,7 @@ from .. import backend
 from .._errors import op_error
 from ..ops.registry import stale_error
 from .engine import _store_grad, run_backward
+from .grad_mode import state
 
 
 def _seq(x):
@@ -20,8 +21,8 @@ def _seq(x):
 def _check_outputs(outputs, op):
     for i, t in enumerate(outputs):
         if not isinstance(t, Tensor):
-            raise TypeError(f"{op}: element {i} of the outputs is a {type(t).__name__}, not a "
-                            "Tensor")
+            raise op_error(op, f"element {i} of the outputs is a {type(t).__name__}, not a "
+                           "Tensor", TypeError)
         if not t.requires_grad:
             raise op_error(
                 op, f"element {i} of tensors does not require grad and does not have a "
@@ -34,8 +35,8 @@ def _check_outputs(outputs, op):
 def _initial_grads(outputs, grad_outputs, create_graph, op):
     """One seed gradient per output: arrays (Tensors under ``create_graph``)."""
     if grad_outputs is not None and len(grad_outputs) != len(outputs):
-        raise RuntimeError(f"{op}: got {len(grad_outputs)} gradients for {len(outputs)} "
-                           "outputs")
+        raise op_error(op, f"got {len(grad_outputs)} gradients for {len(outputs)} outputs",
+                       RuntimeError)
     grads = []
     for i, t in enumerate(outputs):
         g = grad_outputs[i] if grad_outputs is not None else None
@@ -44,7 +45,7 @@ def _initial_grads(outputs, grad_outputs, create_graph, op):
                 raise op_error(
                     op, f"grad can be implicitly created only for scalar outputs; output {i} "
                     f"has shape {tuple(t.shape)}: pass gradient= (backward) or grad_outputs= "
-                    "(autograd.grad) of that shape", RuntimeError)
+                    "(autograd.grad) of that shape", RuntimeError, operands=(t,))
             g = backend.get_array_module(t.data).ones_like(t.data)
             grads.append(Tensor._wrap(g) if create_graph else g)
             continue
@@ -53,7 +54,7 @@ def _initial_grads(outputs, grad_outputs, create_graph, op):
         if g.shape != t.shape:
             raise op_error(
                 op, f"mismatch in shape: grad_output[{i}] has a shape of {tuple(g.shape)} and "
-                f"output[{i}] has a shape of {tuple(t.shape)}", RuntimeError)
+                f"output[{i}] has a shape of {tuple(t.shape)}", RuntimeError, operands=(g, t))
         if g.data.dtype != t.data.dtype:
             g = g.to(t.dtype)
         grads.append(g if create_graph else g.data)  # the engine never writes into a seed
@@ -72,16 +73,25 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
     _check_outputs(outputs, "backward")
     if retain_graph is None:
         retain_graph = create_graph
+    recorder = state.recorder
+    if recorder is not None:  # chainrule.compile is recording: plan the replay, then run
+        recorder.backward(outputs, grad_tensors, retain_graph, create_graph, inputs)
+        state.recorder = None  # what runs inside the walk (hooks) is not part of the step
+        try:
+            return backward(tensors, grad_tensors, retain_graph, create_graph, inputs)
+        finally:
+            state.recorder = recorder
     initial = _initial_grads(outputs, _seq(grad_tensors), create_graph, "backward")
     if inputs is None:
         run_backward(outputs, initial, retain_graph, create_graph)
         return
     targets = _seq(inputs)
     if not targets:
-        raise RuntimeError("backward: the 'inputs' argument cannot be empty")
+        raise op_error("backward", "the 'inputs' argument cannot be empty", RuntimeError)
     for i, t in enumerate(targets):
         if not isinstance(t, Tensor) or not t.requires_grad:
-            raise RuntimeError(f"backward: inputs[{i}] is not a Tensor that requires grad")
+            raise op_error("backward", f"inputs[{i}] is not a Tensor that requires grad",
+                           RuntimeError)
     got = run_backward(outputs, initial, retain_graph, create_graph, targets=targets)
     for t, g in zip(targets, got):
         if g is not None:
@@ -101,18 +111,21 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     """
     outs = _seq(outputs)
     ins = _seq(inputs)
+    if state.recorder is not None:
+        state.recorder.fail("the step calls autograd.grad")
     for i, t in enumerate(ins):
         if not isinstance(t, Tensor):
-            raise TypeError(f"grad: inputs[{i}] is a {type(t).__name__}, not a Tensor")
+            raise op_error("grad", f"inputs[{i}] is a {type(t).__name__}, not a Tensor",
+                           TypeError)
         if not t.requires_grad:
-            raise RuntimeError(f"grad: one of the differentiated Tensors (inputs[{i}]) does not "
-                               "require grad")
+            raise op_error("grad", f"one of the differentiated Tensors (inputs[{i}]) does not "
+                           "require grad", RuntimeError, operands=(t,))
     _check_outputs(outs, "grad")
     if allow_unused is None:
         allow_unused = materialize_grads
     if not allow_unused and materialize_grads:
-        raise ValueError("grad: allow_unused=False cannot be combined with "
-                         "materialize_grads=True")
+        raise op_error("grad", "allow_unused=False cannot be combined with "
+                       "materialize_grads=True", ValueError)
     if retain_graph is None:
         retain_graph = create_graph
     initial = _initial_grads(outs, _seq(grad_outputs), create_graph, "grad")
@@ -123,10 +136,10 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
             if materialize_grads:
                 g = backend.get_array_module(t.data).zeros_like(t.data)
             elif not allow_unused:
-                raise RuntimeError(
-                    f"grad: one of the differentiated Tensors (inputs[{i}]) appears to not have "
-                    "been used in the graph. Set allow_unused=True if this is the desired "
-                    "behavior.")
+                raise op_error(
+                    "grad", f"one of the differentiated Tensors (inputs[{i}]) appears to not "
+                    "have been used in the graph. Set allow_unused=True if this is the desired "
+                    "behavior", RuntimeError, operands=(t,))
             else:
                 result.append(None)
                 continue

@@ -18,6 +18,7 @@ from .. import backend
 from .._errors import OpError
 from ..ops.namespace import TENSOR_NS, array_namespace
 from ..ops.registry import Meta, Node
+from .grad_buffers import SLOTS, free_slot
 from .grad_mode import state
 
 _ndarray = backend.ndarray
@@ -71,9 +72,10 @@ def _expanding(order, keys):
 # --------------------------------------------------------------- array / Tensor kits
 
 
-def _fit_array(g, shape, dtype):
+def _fit_array(g, shape, dtype, out=None):
     """``g`` summed over broadcast axes to ``shape`` (the one un-broadcast) and cast to
-    ``dtype``; also whether that made a new, writable array of its own."""
+    ``dtype``; also whether that made a new, writable array of its own.  ``out``: a free
+    gradient slot (grad_buffers) the common bias sum may be written into."""
     made = False
     if type(g) is not _ndarray and not backend.is_array(g):
         g = backend.np.asarray(g)  # a NumPy scalar (0-d arithmetic) or a Python number
@@ -82,6 +84,8 @@ def _fit_array(g, shape, dtype):
         lead = g.ndim - len(shape)
         if lead == 1 and g.shape[1:] == shape and type(g) is _ndarray:
             # the common case, a bias broadcast over a batch: one reduction, no axis tuple
+            if out is not None and g.dtype == dtype:
+                return _add_reduce(g, axis=0, out=out), True
             g = _add_reduce(g, axis=0)
             made = True
         elif lead >= 0:
@@ -267,7 +271,7 @@ def run_backward(outputs, out_grads, retain_graph, create_graph, targets=None):
                 for hook in tuple(node.hooks):
                     r = hook(g if tensor_mode else Tensor._wrap(g))
                     if r is not None:
-                        g = r if tensor_mode else r.data
+                        g = _hook_result(hook, r, g, tensor_mode)
             if node.retained is not None:
                 kept = node.retained()
                 if kept is not None:
@@ -291,6 +295,14 @@ def run_backward(outputs, out_grads, retain_graph, create_graph, targets=None):
                 params = {**params, "needs": tuple(
                     e is not None and (keys is None or id(e) in keys or id(e) in expand)
                     for e in edges)}
+            # leaves' preallocated gradient slots (grad_buffers): offered in a plain backward
+            # to the first gradient a leaf without .grad receives
+            slots = None
+            if SLOTS and keys is None and not tensor_mode:
+                slots = tuple([None if e is None or type(e) is Node or id(e) in store
+                               else free_slot(e) for e in edges])
+                if prim.into:
+                    params = {**params, "into": slots}
             if tensor_mode:
                 in_grads = _vjp_tensor(node, g, params)
             else:
@@ -299,7 +311,7 @@ def run_backward(outputs, out_grads, retain_graph, create_graph, targets=None):
                 in_grads = prim.vjp(ns, g, node.out, *node.saved, **params)
             if state.anomaly:
                 _check_finite_grads(node, in_grads)
-            for e, gi in zip(edges, in_grads):
+            for i, (e, gi) in enumerate(zip(edges, in_grads)):
                 if gi is None or e is None:
                     continue
                 if keys is not None and id(e) not in keys and id(e) not in expand:
@@ -311,9 +323,13 @@ def run_backward(outputs, out_grads, retain_graph, create_graph, targets=None):
                 if tensor_mode:
                     push(e, _fit_tensor(gi, shape, dtype), False)
                     continue
+                slot = slots[i] if slots is not None else None
+                if slot is not None and gi is slot:
+                    push(e, gi, True)  # written into the leaf's own slot by the VJP
+                    continue
                 owned = _private(gi, g, node, in_grads)
                 if type(gi) is not _ndarray or gi.shape != shape or gi.dtype != dtype:
-                    gi, made = _fit_array(gi, shape, dtype)
+                    gi, made = _fit_array(gi, shape, dtype, slot)
                     owned = owned or made
                 push(e, gi, owned)
             if not retain_graph and versions:
@@ -327,7 +343,7 @@ def run_backward(outputs, out_grads, retain_graph, create_graph, targets=None):
                 for hook in tuple(leaf._hooks):
                     r = hook(g if tensor_mode else Tensor._wrap(g))
                     if r is not None:
-                        g = r if tensor_mode else r.data
+                        g = _hook_result(hook, r, g, tensor_mode)
             if keys is not None:
                 capture(keys[id(leaf)], g, owned)
             else:
@@ -335,6 +351,23 @@ def run_backward(outputs, out_grads, retain_graph, create_graph, targets=None):
     finally:
         state.enabled = prev_mode
     return captured
+
+
+def _hook_result(hook, r, g, tensor_mode):
+    """The gradient a tensor hook returned in place of ``g``: a Tensor of ``g``'s shape
+    and dtype, as torch requires (checked only when a hook returns something)."""
+    name = getattr(hook, "__name__", type(hook).__name__)
+    if not isinstance(r, Tensor):
+        raise TypeError(f"expected Tensor, but hook {name!r} returned {type(r).__name__!r}")
+    old = g.data if tensor_mode else g
+    if tuple(r.data.shape) != tuple(old.shape):
+        raise RuntimeError(f"hook {name!r} has changed the size of value (was "
+                           f"{tuple(old.shape)}, got {tuple(r.data.shape)})")
+    if r.data.dtype != old.dtype or backend.device_of(r.data) != backend.device_of(old):
+        raise RuntimeError(f"hook {name!r} has changed the type of value (was "
+                           f"{backend.from_np(old.dtype)} on {backend.device_of(old)}, got "
+                           f"{backend.from_np(r.data.dtype)} on {backend.device_of(r.data)})")
+    return r if tensor_mode else r.data
 
 
 def _store_grad(t, g, tensor_mode, owned):

@@ -13,9 +13,16 @@
 
     y = Cube.apply(x)
 
-``forward`` runs with grad mode off and returns one Tensor; arguments may be Tensors or
-anything else.  ``backward`` receives the output's gradient and returns one gradient per
-forward argument (None for non-tensor or non-differentiable ones).  The torch 2 style, a
+``forward`` runs with grad mode off and returns one Tensor or a tuple of outputs (Tensors
+or other values); arguments may be Tensors or anything else.  ``backward`` receives one
+gradient per output (zeros for an output that got none, None for a non-tensor output) and
+returns one gradient per forward argument (None for non-tensor or non-differentiable ones).
+
+Several outputs: the engine gives each node one output, so the call records one node for
+the Function (``MyFnBackward``, which runs the user's backward) whose "output" is all the
+differentiable outputs' gradients packed into one flat vector, and one small node per
+output (``MyFnOutputBackward``, each output's ``grad_fn``) that places its gradient in
+that vector.  The torch 2 style, a
 ``forward(*args)`` without ctx plus ``setup_context(ctx, inputs, output)``, works too.
 When backward runs with ``create_graph=True`` the user's backward is recorded, so it is
 differentiated again; a saved output then comes back joined to this node, as in torch.
@@ -25,6 +32,7 @@ from __future__ import annotations
 
 import weakref
 
+from .. import backend
 from ..ops.registry import Meta, Node, Primitive, edges_of
 from .grad_mode import no_grad, state
 
@@ -39,8 +47,10 @@ class FunctionCtx:
         self.materialize_grads = True
         self._saved = ()
         self._versions = ()  # (version box, stamp) of each saved tensor
-        self._out = None  # (slots in _saved holding the output, its array, its version box)
+        self._outs = ()  # (slots in _saved holding an output, its array, its version box,
+        #                   weakref to the node the output comes from), one per saved output
         self._node = None  # weakref to this call's graph node
+        self._reached = set()  # outputs whose gradient reached backward (several outputs)
         self._positions = ()  # positions of the Tensor arguments
         self._name = "Function"
 
@@ -63,23 +73,25 @@ class FunctionCtx:
                     "one of the variables needed for gradient computation has been modified by "
                     f"an inplace operation: a tensor saved by {self._name}.forward is at version "
                     f"{box[0]}; expected version {stamp}")
-        if self._out is None:
+        if not self._outs:
             return self._saved
-        slots, data, box = self._out
-        node = self._node() if self._node is not None else None
         saved = list(self._saved)
-        for k in slots:  # the output, joined to this node (held weakly: no reference cycle)
-            t = Tensor._wrap(data, requires_grad=node is not None)
-            t._node = node
-            t._version = box
-            saved[k] = t
+        for slots, data, box, ref in self._outs:
+            node = ref()
+            for k in slots:  # an output, joined to its node (held weakly: no reference cycle)
+                t = Tensor._wrap(data, requires_grad=node is not None)
+                t._node = node
+                t._version = box
+                saved[k] = t
         return tuple(saved)
 
     def mark_non_differentiable(self, *tensors):
         self.non_differentiable = tensors
 
     def set_materialize_grads(self, value: bool):
-        self.materialize_grads = bool(value)  # one output: its gradient is never None
+        """With False, backward gets None (not zeros) for an output no gradient reached
+        (one output: its gradient is never None)."""
+        self.materialize_grads = bool(value)
 
 
 def _function_forward(xp, *arrays, fn, ctx):  # never called: Function.apply runs forward
@@ -97,7 +109,51 @@ def _function_vjp(ns, g, out, *inputs, fn, ctx):
     """Call the user's backward with Tensors; map its gradients (one per forward argument)
     onto the Tensor inputs.  ``inputs`` are shape stand-ins."""
     tensor_mode = isinstance(g, Tensor)
-    grads = fn.backward(ctx, g if tensor_mode else Tensor._wrap(g))
+    return _input_grads(fn.backward(ctx, g if tensor_mode else Tensor._wrap(g)), inputs, fn,
+                        ctx, tensor_mode)
+
+
+def _function_vjp_outputs(ns, g, out, *inputs, fn, ctx, layout):
+    """``_function_vjp`` for several outputs: ``g`` is the packed gradient (see the module
+    docstring); ``layout`` has, per forward output, None (not a Tensor), ``(shape, dtype)``
+    (a Tensor that gets no gradient: zeros) or ``(offset, shape, dtype)``."""
+    tensor_mode = isinstance(g, Tensor)
+    reached, ctx._reached = ctx._reached, set()
+    grads = []
+    for k, entry in enumerate(layout):
+        if entry is None or (not ctx.materialize_grads and k not in reached):
+            grads.append(None)
+        elif len(entry) == 2:  # not differentiable: zeros, as torch
+            shape, dtype = entry
+            grads.append(Tensor._wrap(backend.get_array_module(
+                g.data if tensor_mode else g).zeros(shape, dtype)))
+        else:
+            offset, shape, dtype = entry
+            n = 1
+            for d in shape:
+                n *= d
+            gk = g[offset:offset + n]
+            if tensor_mode:
+                gk = gk.reshape(shape)
+                grads.append(gk if gk.data.dtype == dtype else gk.to(backend.from_np(dtype)))
+            else:
+                grads.append(Tensor._wrap(gk.reshape(shape).astype(dtype, copy=False)))
+    return _input_grads(fn.backward(ctx, *grads), inputs, fn, ctx, tensor_mode)
+
+
+def _output_select_vjp(ns, g, out, packed, offset, total, ctx, k):
+    """One output's gradient, placed at its offset in the packed vector of its
+    Function's node."""
+    ctx._reached.add(k)
+    n = 1
+    for d in g.shape:
+        n *= d
+    return (ns.pad_zeros(ns.reshape(g, (n,)), pad=((offset, total - offset - n),)),)
+
+
+def _input_grads(grads, inputs, fn, ctx, tensor_mode):
+    """The user's backward result (one gradient per forward argument), checked and mapped
+    onto the Tensor inputs (arrays in a plain backward)."""
     if not isinstance(grads, tuple):
         grads = (grads,)
     n = len(ctx.needs_input_grad)
@@ -121,11 +177,18 @@ def _function_vjp(ns, g, out, *inputs, fn, ctx):
     return tuple(result)
 
 
-def _primitive_of(cls):
-    prim = cls.__dict__.get("_chainrule_primitive")
+def _primitive_of(cls, kind="one"):
+    """The primitives recording ``cls``'s calls: ``"one"`` output, ``"several"`` (the node
+    running backward on the packed gradient), ``"select"`` (one of several outputs)."""
+    prims = cls.__dict__.get("_chainrule_primitives")
+    if prims is None:
+        prims = cls._chainrule_primitives = {}
+    prim = prims.get(kind)
     if prim is None:
-        prim = Primitive(cls.__name__, _function_forward, _function_vjp, "", custom=True)
-        cls._chainrule_primitive = prim
+        name, vjp = {"one": (cls.__name__, _function_vjp),
+                     "several": (cls.__name__, _function_vjp_outputs),
+                     "select": (f"{cls.__name__}_output", _output_select_vjp)}[kind]
+        prim = prims[kind] = Primitive(name, _function_forward, vjp, "", custom=True)
     return prim
 
 
@@ -161,36 +224,94 @@ class Function:
                 cls.setup_context(ctx, args, out)
             else:
                 out = cls.forward(ctx, *args)
+        if isinstance(out, tuple):
+            return _several_outputs(cls, ctx, tensors, record, out)
         if not isinstance(out, Tensor):
-            raise TypeError(f"{cls.__name__}.forward must return one Tensor, got "
+            raise TypeError(f"{cls.__name__}.forward must return a Tensor or a tuple, got "
                             f"{type(out).__name__}")
-        if out.requires_grad or out._node is not None or any(out is t for t in tensors):
-            # an input returned as is, or a tensor from outside: a new tensor on its memory
-            result = Tensor._wrap(out.data)
-            result._version = out._version
-        else:
-            result = out
+        result = _fresh(out, tensors)
         if (not record or out.data.dtype.kind != "f"
                 or any(t is out for t in ctx.non_differentiable)):
             return result
-        versions = []
-        for t in ctx._saved:
-            if t is None:
-                continue
-            pos = next((j for j, x in enumerate(tensors) if x is t), -1 if t is out else None)
-            versions.append((pos, t._version, t._version[0]))
         node = Node(_primitive_of(cls), edges_of(cls.__name__, tensors), {"fn": cls, "ctx": ctx},
-                    tuple(Meta(t.data) for t in tensors), None, tuple(versions),
+                    tuple(Meta(t.data) for t in tensors), None,
+                    _saved_versions(ctx, tensors, (out,)),
                     out.data.shape, out.data.dtype, result._version[0])
-        if result is out:
-            slots = tuple(k for k, t in enumerate(ctx._saved) if t is out)
-            if slots:  # kept as data + weakref, so that ctx does not hold the node alive
-                ctx._saved = tuple(None if t is out else t for t in ctx._saved)
-                ctx._out = (slots, out.data, out._version)
         ctx._node = weakref.ref(node)
+        _keep_saved_output(ctx, out, result, ctx._node)
         result.requires_grad = True
         result._node = node
         return result
+
+
+def _fresh(out, tensors):
+    """The Tensor handed to the user for a forward output: ``out`` itself, or a new tensor
+    on its memory when it is an input returned as is or a tensor from elsewhere."""
+    if out.requires_grad or out._node is not None or any(out is t for t in tensors):
+        result = Tensor._wrap(out.data)
+        result._version = out._version
+        return result
+    return out
+
+
+def _saved_versions(ctx, tensors, outs):
+    """``Node.versions`` for what forward saved: input positions, -1 for an output."""
+    versions = []
+    for t in ctx._saved:
+        if t is None:
+            continue
+        pos = next((j for j, x in enumerate(tensors) if x is t),
+                   -1 if any(t is o for o in outs) else None)
+        versions.append((pos, t._version, t._version[0]))
+    return tuple(versions)
+
+
+def _keep_saved_output(ctx, out, result, node_ref):
+    """A saved output is kept as data + weakref to its node, so that ctx does not hold the
+    node alive (the output comes back joined to the graph, see saved_tensors)."""
+    if result is not out:
+        return
+    slots = tuple(k for k, t in enumerate(ctx._saved) if t is out)
+    if slots:
+        ctx._saved = tuple(None if t is out else t for t in ctx._saved)
+        ctx._outs = ctx._outs + ((slots, out.data, out._version, node_ref),)
+
+
+def _several_outputs(cls, ctx, tensors, record, outs):
+    """``Function.apply`` for a forward that returned a tuple (see the module docstring)."""
+    results = tuple(_fresh(o, tensors) if isinstance(o, Tensor) else o for o in outs)
+    layout, offset, dtypes = [], 0, []
+    for o in outs:
+        if not isinstance(o, Tensor):
+            layout.append(None)
+        elif (o.data.dtype.kind != "f" or any(o is t for t in ctx.non_differentiable)):
+            layout.append((o.data.shape, o.data.dtype))
+        else:
+            layout.append((offset, o.data.shape, o.data.dtype))
+            offset += o.data.size
+            dtypes.append(o.data.dtype)
+    if not record or not dtypes:
+        return results
+    total = offset
+    packed = Meta.__new__(Meta)  # the packed gradient's stand-in (no array behind it)
+    packed.shape, packed.dtype, packed.ndim, packed.value = (
+        (total,), backend.np.result_type(*dtypes), 1, None)
+    node = Node(_primitive_of(cls, "several"), edges_of(cls.__name__, tensors),
+                {"fn": cls, "ctx": ctx, "layout": tuple(layout)},
+                tuple(Meta(t.data) for t in tensors), None,
+                _saved_versions(ctx, tensors, outs), packed.shape, packed.dtype)
+    ctx._node = weakref.ref(node)
+    select = _primitive_of(cls, "select")
+    for k, (o, result, entry) in enumerate(zip(outs, results, layout)):
+        if entry is None or len(entry) == 2:
+            continue
+        out_node = Node(select, (node,), {"offset": entry[0], "total": total, "ctx": ctx,
+                                          "k": k},
+                        (packed,), None, (), o.data.shape, o.data.dtype, result._version[0])
+        _keep_saved_output(ctx, o, result, weakref.ref(out_node))
+        result.requires_grad = True
+        result._node = out_node
+    return results
 
 
 def _overridden(cls):

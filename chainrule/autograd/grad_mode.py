@@ -12,13 +12,14 @@ import inspect
 
 
 class _State:
-    __slots__ = ("enabled", "anomaly", "inference", "func_depth")
+    __slots__ = ("enabled", "anomaly", "inference", "func_depth", "recorder")
 
     def __init__(self):
         self.enabled = True
         self.anomaly = False
         self.inference = False
         self.func_depth = 0  # nesting depth of chainrule.func transforms
+        self.recorder = None  # chainrule.compile's recorder while it records a step
 
 
 state = _State()

@@ -29,13 +29,15 @@ def _numerical_jacobian(fn, inputs, i, eps):
     rows = []
     for index in _np.ndindex(*x.shape):
         orig = x[index].item()
-        x[index] = orig + eps
-        plus = [backend.to_numpy(o.data).astype(_np.float64).ravel()
-                for o in _outputs(fn, inputs)]
-        x[index] = orig - eps
-        minus = [backend.to_numpy(o.data).astype(_np.float64).ravel()
-                 for o in _outputs(fn, inputs)]
-        x[index] = orig
+        try:
+            x[index] = orig + eps
+            plus = [backend.to_numpy(o.data).astype(_np.float64).ravel()
+                    for o in _outputs(fn, inputs)]
+            x[index] = orig - eps
+            minus = [backend.to_numpy(o.data).astype(_np.float64).ravel()
+                     for o in _outputs(fn, inputs)]
+        finally:  # the caller's input is left as it was, even when fn raises
+            x[index] = orig
         rows.append(_np.concatenate([(p - m) / (2 * eps) for p, m in zip(plus, minus)])
                     if plus else _np.zeros(0))
     return _np.array(rows).reshape(x.size, -1)  # (numel(x), total outputs)
@@ -77,12 +79,12 @@ def gradcheck(fn, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=Tru
     diff = [i for i, x in enumerate(inputs) if isinstance(x, Tensor) and x.requires_grad]
     if not diff:
         raise ValueError("gradcheck expects at least one input tensor to require gradient")
-    for i in diff:
-        if inputs[i].data.dtype != _np.float64:
-            import warnings
+    imprecise = [i for i in diff if inputs[i].data.dtype != _np.float64]
+    for i in imprecise:
+        import warnings
 
-            warnings.warn(f"gradcheck: input {i} is {inputs[i].dtype}, not float64; finite "
-                          "differences will be inaccurate", stacklevel=2)
+        warnings.warn(f"gradcheck: input {i} is {inputs[i].dtype}, not float64; finite "
+                      "differences will be inaccurate", stacklevel=2)
     analytical = _analytical_jacobian(fn, inputs, diff)
     for i in diff:
         numerical = _numerical_jacobian(fn, inputs, i, eps)
@@ -96,6 +98,12 @@ def gradcheck(fn, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=Tru
                    f"analytical {float(a[el, out_el])!r} vs numerical "
                    f"{float(numerical[el, out_el])!r} ({int(bad.sum())} of {bad.size} entries "
                    "differ)")
+            if imprecise:
+                msg += (f"; note: input(s) {imprecise} are "
+                        f"{', '.join(str(inputs[j].dtype) for j in imprecise)}, not float64, "
+                        f"and finite differences with eps={eps} in that precision are "
+                        "imprecise: the mismatch may be rounding, not a wrong gradient; "
+                        "check with float64 inputs")
             if raise_exception:
                 raise GradcheckError(msg)
             return False

@@ -118,7 +118,8 @@ def build_parser() -> argparse.ArgumentParser:
     g = t.add_argument_group("data")
     g.add_argument("--data", metavar="NAME|FILE.csv",
                    help=f"{', '.join(DATASETS)} or a CSV file with a header row "
-                        f"(default: {d['data']})")
+                        f"(default: {d['data']}; with --resume: the CSV file's new place if "
+                        f"it has moved)")
     g.add_argument("--label-column", metavar="NAME",
                    help="CSV: the column to predict (default: the last one)")
     g.add_argument("--task", choices=TASKS,
@@ -129,7 +130,8 @@ def build_parser() -> argparse.ArgumentParser:
                         f"{d['val_fraction']}; 0: none)")
     g.add_argument("--data-dir", metavar="DIR",
                    help="MNIST / Fashion-MNIST: folder of the IDX files (default: the "
-                        "chainrule cache, $CHAINRULE_DATA)")
+                        "chainrule cache, $CHAINRULE_DATA; with --resume: the folder's new "
+                        "place if it has moved)")
     g.add_argument("--download", action="store_true", default=None,
                    help="MNIST / Fashion-MNIST: fetch missing files")
     g = t.add_argument_group("model")
@@ -180,6 +182,12 @@ def build_parser() -> argparse.ArgumentParser:
                                    "per-class precision/recall and confusion matrix (written "
                                    "to RUN_DIR/confusion.png).")
     e.add_argument("run_dir", metavar="RUN_DIR")
+    e.add_argument("--data", metavar="FILE.csv",
+                   help="the run's CSV file, if it has moved (it must be the same file)")
+    e.add_argument("--data-dir", metavar="DIR",
+                   help="MNIST / Fashion-MNIST: the IDX files' folder, if it has moved")
+    e.add_argument("--download", action="store_true", default=None,
+                   help="MNIST / Fashion-MNIST: fetch missing files")
 
     r = sub.add_parser("predict", allow_abbrev=False, help="predict for the rows of a CSV file",
                        description="Predict for each row of INPUT.csv: the training "

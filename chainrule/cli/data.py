@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shlex
 from dataclasses import dataclass
 
 from .. import backend
 from ..datasets import MNIST, Digits, DownloadError, FashionMNIST, read_csv, split_indices
 from ..datasets.digits import N_FEATURES as DIGITS_FEATURES
+from ..datasets.tabular import CellError
 from ..tensor import Tensor
 from ..utils.data import TensorDataset
 from .errors import FAILED, CLIError, reason
@@ -110,15 +112,42 @@ def prepare(options: dict, *, expect: dict | None = None) -> Prepared:
     return _standardized(X, y, train, val, test, spec)
 
 
-def options_of(spec: dict) -> dict:
-    """The ``prepare`` options that rebuild a saved run's data."""
-    return {"data": spec["path"] or spec["source"], "label_column": spec["label_column"],
+def options_of(spec: dict, *, data: str | None = None, data_dir: str | None = None,
+               download: bool | None = None) -> dict:
+    """The ``prepare`` options that rebuild a saved run's data (``eval``, ``--resume``).
+
+    Where the files have moved, ``data`` (a CSV file's new path: ``--data``) or ``data_dir``
+    (the MNIST folder: ``--data-dir``) replace the saved places; ``prepare(...,
+    expect=spec)`` then checks that it is still the same data.  ``download`` fetches missing
+    MNIST files.
+    """
+    source = spec["source"]
+    path = spec["path"]
+    if data is not None:
+        given, path = source_of(data)
+        if given != source:
+            raise CLIError(f"--data {data}: the run was trained on {describe(spec)}; give "
+                           + ("the new place of that CSV file" if source == "csv" else
+                              f"--data {source} or leave --data out"))
+    elif source == "csv" and not os.path.isfile(path):
+        raise CLIError(f"the run's data file {path} no longer exists; if it has moved, give "
+                       f"its new place with --data FILE.csv")
+    if source not in _IMAGES:
+        for opt, value in (("--data-dir", data_dir), ("--download", download)):
+            if value:
+                raise CLIError(f"{opt} applies to mnist and fashion-mnist; the run was trained "
+                               f"on {describe(spec)}")
+    return {"data": path or source, "label_column": spec["label_column"],
             "task": spec["task"], "val_fraction": spec["val_fraction"],
-            "data_dir": spec.get("data_dir"), "download": False}
+            "data_dir": data_dir if data_dir is not None else spec.get("data_dir"),
+            "download": bool(download)}
 
 
 def _check_same(spec: dict, expect: dict) -> None:
     if spec.get("sha256") != expect.get("sha256"):
+        if spec.get("path") != expect.get("path"):
+            raise CLIError(f"{spec['path']} is not the file the run was trained on "
+                           f"({expect['path']}): its SHA-256 differs; give that file")
         raise CLIError(f"{spec['path']} has changed since the run trained on it (its SHA-256 "
                        f"differs), so its splits would not be the same; restore the file")
     for key in ("task", "classes", "feature_names", "label_column"):
@@ -153,7 +182,9 @@ def _images(source: str, options: dict):
         test = cls(root=options.get("data_dir"), train=False, download=options.get("download"),
                    flatten=True)
     except FileNotFoundError as exc:
-        raise CLIError(reason(exc).replace("pass download=True", "pass --download")) from None
+        raise CLIError(reason(exc).replace("pass download=True", "pass --download").replace(
+            "put the standard IDX files there", "put the standard IDX files there (or give "
+            "their folder with --data-dir)")) from None
     except DownloadError as exc:
         raise CLIError(reason(exc), status=FAILED) from None
     except ValueError as exc:
@@ -216,6 +247,12 @@ def _csv_reason(exc: BaseException, label) -> str:
         return "--label-column: " + text
     if isinstance(exc, UnicodeDecodeError):
         return "the file is not a UTF-8 text (CSV) file"
+    if isinstance(exc, CellError):
+        if exc.kind == "missing":
+            return text + "; fill it in or drop the row"
+        if exc.text_column and label is None:  # the label is not the last column
+            return (text + f"; column {exc.column!r} holds no numbers: if it is the label, pass "
+                    f"--label-column {shlex.quote(exc.column)}")
     return text
 
 

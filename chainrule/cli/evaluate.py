@@ -68,7 +68,10 @@ def run(args) -> int:
     ckpt = rundir.load_run(run_dir)
     config = ckpt["config"]
     spec, training = config["data"], config["training"]
-    prepared = datasets.prepare(datasets.options_of(spec), expect=spec)
+    prepared = datasets.prepare(  # --data / --data-dir: where the run's data has moved
+        datasets.options_of(spec, data=getattr(args, "data", None),
+                            data_dir=getattr(args, "data_dir", None),
+                            download=getattr(args, "download", None)), expect=spec)
     model = rundir.rebuild_model(ckpt, run_dir)
     loss_fn = models.loss_function(training["loss"], spec["task"], prepared.num_outputs,
                                    training["label_smoothing"])

@@ -31,7 +31,8 @@ def add_parser(sub):
     g.add_argument("--activation", choices=("sigmoid", "tanh", "relu"),
                    help="(default: sigmoid for the chain, relu for --layers)")
     g.add_argument("--weights", metavar="W1,W2,...",
-                   help="the chain's weights, depth + 1 numbers (default: N(0, 1) from --seed)")
+                   help="the chain's weights, depth + 1 numbers (default: N(0, 1) from --seed; "
+                        "for relu the hidden weights get the sign that keeps every unit on)")
     g.add_argument("--x", type=float, default=1.0, metavar="X",
                    help="the chain's input (default: 1.0)")
     g.add_argument("--y", type=int, default=None, metavar="CLASS",

@@ -12,6 +12,8 @@ after each activation when ``dropout > 0``, and a final ``LogSoftmax`` for the `
 
 from __future__ import annotations
 
+import math
+
 from .. import nn
 from ..nn import functional as F
 
@@ -68,6 +70,18 @@ def loss_function(loss: str, task: str, num_outputs: int, label_smoothing: float
     if task == "regression":
         return fn
     return lambda out, y: fn(out, F.one_hot(y, num_outputs).to(out.dtype))
+
+
+def loss_floor(label_smoothing: float, num_classes: int) -> float:
+    """The smallest cross-entropy reachable against label-smoothed targets: the entropy of
+    the smoothed target (1 - e + e/C on the true class, e/C on each other one), > 0 for e > 0.
+    With e = 0.1 and 10 classes it is about 0.50, which is where the training loss levels off.
+    """
+    e, c = float(label_smoothing), int(num_classes)
+    if e <= 0 or c < 2:
+        return 0.0
+    high, low = 1.0 - e + e / c, e / c
+    return -(high * math.log(high) + (c - 1) * low * math.log(low))
 
 
 def probabilities(output, loss: str):

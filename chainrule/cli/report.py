@@ -116,9 +116,21 @@ def _save_png(fig, path: str) -> None:
     write_bytes(path, buf.getvalue())
 
 
-def plot_curves(history: dict, test: dict | None, path: str, title: str = "") -> None:
+def plot_curves(history: dict, test: dict | None, path: str, title: str = "", *,
+                loss_note: str = "", loss_floor: float | None = None) -> None:
     """Loss (and accuracy, for classification) per epoch, training and validation, with the
-    final test value as a marker."""
+    final test value as a marker.  ``loss_note`` is added to the loss axis's label (e.g.
+    "with label smoothing 0.1"); ``loss_floor`` draws the smallest loss reachable (label
+    smoothing keeps it above 0) as a dashed line."""
+    _save_png(curves_figure(history, test, title, loss_note=loss_note, loss_floor=loss_floor),
+              path)
+
+
+def curves_figure(history: dict, test: dict | None, title: str = "", *, loss_note: str = "",
+                  loss_floor: float | None = None):
+    """The matplotlib Figure that ``plot_curves`` saves."""
+    from matplotlib.ticker import MaxNLocator
+
     epochs = history["epoch"]
     has_acc = "train_accuracy" in history
     fig = _figure(11 if has_acc else 6, 4.2)
@@ -131,16 +143,35 @@ def plot_curves(history: dict, test: dict | None, path: str, title: str = "") ->
         if test and test.get(key) is not None and epochs:
             ax.plot([epochs[-1]], [test[key]], marker="*", markersize=12, linestyle="none",
                     label=f"test ({test[key]:.4f})")
+        if key == "loss" and loss_floor is not None and epochs:
+            ax.axhline(loss_floor, color="gray", linestyle="--", linewidth=1,
+                       label=f"lowest possible ({loss_floor:.3f})")
         ax.set_xlabel("epoch")
-        ax.set_ylabel(label)
+        ax.set_ylabel(f"{label} ({loss_note})" if key == "loss" and loss_note else label)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
         ax.grid(True, alpha=0.3)
         ax.legend()
         if key == "loss" and min(history["train_loss"], default=1) > 0:
-            ax.set_yscale("log")
+            _log_axis(ax)
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    _save_png(fig, path)
+    return fig
+
+
+def _log_axis(ax) -> None:
+    """A log-scale y axis labelled with plain numbers (0.2, 0.5, 1) at a density that suits
+    its range; matplotlib's default labels only powers of ten, so a loss that stays within
+    one decade gets no label at all, or 2x10^-1-style minor labels."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    ax.set_yscale("log")
+    lo, hi = ax.get_ylim()
+    decades = _np.log10(hi / lo) if lo > 0 and hi > lo else 0.0
+    subs = (1.0,) if decades > 3 else (1.0, 2.0, 5.0) if decades > 1 else _np.arange(1, 10)
+    ax.yaxis.set_major_locator(LogLocator(base=10, subs=subs, numticks=50))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.yaxis.set_minor_formatter(NullFormatter())
 
 
 def plot_confusion(matrix, classes, path: str, title: str = "") -> None:

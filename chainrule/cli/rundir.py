@@ -84,18 +84,33 @@ def new_run_dir(out: str | None, name: str) -> str:
         if not os.path.isdir(out):
             raise CLIError(f"--out {out} is a file; give a folder for the run")
         if os.listdir(out):
-            hint = (f"continue it with --resume {out}, or " if
-                    os.path.exists(os.path.join(out, CHECKPOINT)) else "")
+            if os.path.exists(os.path.join(out, CHECKPOINT)):
+                hint = f"continue it with --resume {out}, or "
+            else:  # e.g. only the --inspect record of a run that diverged in its first epoch
+                hint = "it holds no checkpoint to resume; delete it or "
             raise CLIError(f"--out {out} already exists and is not empty; {hint}choose a new "
                            f"folder")
     return out
 
 
-def create(run_dir: str) -> None:
+def create(run_dir: str) -> bool:
+    """Create the run folder; True if this call created it (False: it existed, empty)."""
+    existed = os.path.isdir(run_dir)
     try:
         os.makedirs(run_dir, exist_ok=True)
     except OSError as exc:
         raise CLIError(f"can't create the run folder {run_dir}: {exc.strerror or exc}") from None
+    return not existed
+
+
+def remove_if_empty(run_dir: str) -> bool:
+    """Remove ``run_dir`` if it is an empty folder (a run that failed before its first
+    checkpoint); True if it was removed."""
+    try:
+        os.rmdir(run_dir)  # only ever removes an empty folder
+    except OSError:
+        return False
+    return True
 
 
 # --------------------------------------------------------------------------- reading
@@ -162,10 +177,18 @@ def _check_config_file(run_dir: str, config: dict) -> None:
         raise CLIError(f"{CHECKPOINT} in {run_dir} holds an {models.describe(config['model'])}, "
                        f"but its {CONFIG} describes {what}: the checkpoint comes from another "
                        f"run; put back this run's checkpoint")
-    if on_disk.get("data") != config["data"]:
+    if _data_identity(on_disk.get("data")) != _data_identity(config["data"]):
         raise CLIError(f"{CHECKPOINT} in {run_dir} was trained on other data than its {CONFIG} "
                        f"describes: the checkpoint comes from another run; put back this run's "
                        f"checkpoint")
+
+
+def _data_identity(data):
+    """A data spec without its file places (a resumed run may record that its CSV file or
+    MNIST folder has moved; the data is the same, as the SHA-256 and the labels say)."""
+    if not isinstance(data, dict):
+        return data
+    return {k: v for k, v in data.items() if k not in ("path", "data_dir")}
 
 
 def _is_arch(arch) -> bool:

@@ -48,6 +48,7 @@ OPTIMIZERS = {
 DEFAULT_WEIGHT_DECAY = {"adamw": 0.01}  # torch's defaults; 0 for the others
 LR_SCHEDULES = ("constant", "cosine")
 INSPECT = "inspect.png"  # written by --inspect
+INSPECT_JSON = "inspect.json"
 
 # Defaults of ``chainrule train`` (an option left out takes these; chosen so that the bare
 # command reaches >= 97% test accuracy on the bundled digits within seconds).
@@ -222,11 +223,12 @@ def _check_resume_options(args, config) -> None:
             flag = "--" + name.replace("_", "-")
             raise CLIError(f"{flag} {_show(given)} differs from the resumed run's "
                            f"{_show(saved)}; --resume continues a run as it was configured "
-                           f"(only --epochs, --device and --quiet may change); start a new run "
+                           f"(only --epochs, --device and --quiet may change, and --data / "
+                           f"--data-dir give the new place of moved data); start a new run "
                            f"with --out to train differently")
     if _given(args, "data") is not None:
-        source, path = datasets.source_of(args.data)
-        if (source, path) != (config["data"]["source"], config["data"]["path"]):
+        source, _ = datasets.source_of(args.data)
+        if source != config["data"]["source"]:  # a CSV file's new path is checked by its hash
             raise CLIError(f"--data {args.data} differs from the resumed run's data "
                            f"{config['data']['path'] or config['data']['source']}")
     if _given(args, "out") is not None:
@@ -279,8 +281,10 @@ class _Run:
     """Everything a training run holds between steps."""
 
     def __init__(self, run_dir, config, prepared, model, optimizer, scheduler, loader,
-                 history, epoch, partial):
+                 history, epoch, partial, *, new_dir=False, config_written=True):
         self.dir = run_dir
+        self.new_dir = new_dir  # this command created the folder
+        self.config_written = config_written
         self.config = config
         self.prepared = prepared
         self.model = model
@@ -306,6 +310,9 @@ class _Run:
             "history": self.history,
             "scaler": scaler,
         })
+        if not self.config_written:
+            rundir.write_json(os.path.join(self.dir, rundir.CONFIG), self.config)
+            self.config_written = True
 
     def write_metrics(self, test=None, total=None) -> None:
         rundir.write_json(os.path.join(self.dir, rundir.METRICS), {
@@ -344,10 +351,11 @@ def _start_new(args, device) -> _Run:
     sched = _scheduler(opt, config["training"])
     loader = make_loader(_on(prepared.train, device), config["training"]["batch_size"])
     history = _empty_history(prepared.task, prepared.val is not None)
-    rundir.create(run_dir)  # only now, when everything has been checked
-    run = _Run(run_dir, config, prepared, model, opt, sched, loader, history, 0, None)
-    rundir.write_json(os.path.join(run_dir, rundir.CONFIG), config)
-    return run
+    created = rundir.create(run_dir)  # only now, when everything has been checked
+    # config.json is written with the first checkpoint: a run that fails before it (a loss
+    # that diverges in the first epoch) leaves no half-written folder behind
+    return _Run(run_dir, config, prepared, model, opt, sched, loader, history, 0, None,
+                new_dir=created, config_written=False)
 
 
 def _resume(args, device) -> _Run:
@@ -355,7 +363,15 @@ def _resume(args, device) -> _Run:
     ckpt = rundir.load_run(run_dir, option="--resume")
     config = ckpt["config"]
     _check_resume_options(args, config)
-    prepared = datasets.prepare(datasets.options_of(config["data"]), expect=config["data"])
+    data_dir = _given(args, "data_dir")
+    prepared = datasets.prepare(
+        datasets.options_of(config["data"], data=_given(args, "data"), data_dir=data_dir,
+                            download=_given(args, "download")), expect=config["data"])
+    moved = dict(config["data"], path=prepared.spec["path"])
+    if data_dir is not None:
+        moved["data_dir"] = os.path.abspath(data_dir)
+    if moved != config["data"]:  # the data has moved: record its new place
+        config = {**config, "data": moved}
     training = config["training"]
     epochs = _given(args, "epochs")
     if epochs is not None and epochs != training["epochs"]:
@@ -425,6 +441,15 @@ def _progress(quiet, total, initial, desc):
 def run(args) -> int:
     device = _device(args)
     run = _resume(args, device) if _given(args, "resume") else _start_new(args, device)
+    try:
+        return _train(run, args, device)
+    except BaseException:
+        if run.new_dir and not run.config_written:  # failed before its first checkpoint
+            rundir.remove_if_empty(run.dir)
+        raise
+
+
+def _train(run, args, device) -> int:
     quiet = bool(args.quiet)
     config, prepared = run.config, run.prepared
     training, task = config["training"], prepared.task
@@ -491,7 +516,8 @@ def run(args) -> int:
     run.write_metrics(test, elapsed)
     _plot(run, test)
     _write_inspection(run, inspector, quiet)
-    _print_summary(run, test, elapsed, quiet, time.perf_counter() - total_start)
+    _print_summary(run, test, elapsed, quiet, time.perf_counter() - total_start,
+                   inspected=inspector is not None)
     return 0
 
 
@@ -509,19 +535,44 @@ def _record(history, epoch, meter, val, classify) -> None:
 
 def _plot(run, test=None) -> None:
     if run.history["epoch"]:
+        smoothing, floor = _smoothing(run)
         report.plot_curves(run.history, test, os.path.join(run.dir, rundir.CURVES),
                            title=f"{datasets.describe(run.config['data'])}: "
-                                 f"{models.describe(run.config['model'])}")
+                                 f"{models.describe(run.config['model'])}",
+                           loss_note=f"with label smoothing {smoothing:g}" if smoothing else "",
+                           loss_floor=floor if smoothing else None)
+
+
+def _smoothing(run) -> tuple[float, float]:
+    """The run's label smoothing and the lowest loss it allows (0 without smoothing)."""
+    smoothing = run.config["training"]["label_smoothing"]
+    if not smoothing or run.prepared.task != "classification":
+        return 0.0, 0.0
+    return smoothing, models.loss_floor(smoothing, run.prepared.num_outputs)
 
 
 def _inspector(run):
-    """``--inspect``: per-layer statistics of this session's epochs; warnings on stderr."""
+    """``--inspect``: per-layer statistics of the run's epochs; warnings on stderr.  A
+    resumed run goes on from its inspect.json: epochs numbered on, the first epoch's
+    gradients still the reference, warnings not repeated."""
+    import json
+
     from ..viz import Inspector
 
     def warn(message):
         print(f"chainrule train: warning: {message}", file=sys.stderr, flush=True)
 
-    return Inspector(run.model, on_warning=warn)
+    earlier = None
+    path = os.path.join(run.dir, INSPECT_JSON)
+    if (run.epoch or run.partial) and os.path.exists(path):
+        try:
+            with open(path, encoding="utf-8") as f:
+                earlier = json.load(f)
+        except (OSError, ValueError):
+            earlier = None  # unreadable: inspect this session's epochs only
+    inspector = Inspector(run.model, on_warning=warn, resume=earlier)
+    inspector.start_at(run.epoch + 1)
+    return inspector
 
 
 def _write_inspection(run, inspector, quiet) -> None:
@@ -535,8 +586,7 @@ def _write_inspection(run, inspector, quiet) -> None:
     inspector.plot(png, title=f"{datasets.describe(run.config['data'])}: "
                               f"{models.describe(run.config['model'])} (--inspect)")
     rundir.write_bytes(path, png.getvalue())  # atomically, as every file of a run
-    rundir.write_json(os.path.join(run.dir, "inspect.json"),
-                      _json_safe({**inspector.history, "warnings": inspector.messages}))
+    rundir.write_json(os.path.join(run.dir, INSPECT_JSON), _json_safe(inspector.state()))
     if not quiet:
         print(f"inspector: wrote {path} ({len(inspector.messages)} warning"
               f"{'' if len(inspector.messages) == 1 else 's'})")
@@ -573,7 +623,7 @@ def _print_header(run, device) -> None:
     sys.stdout.flush()
 
 
-def _print_summary(run, test, elapsed, quiet, wall) -> None:
+def _print_summary(run, test, elapsed, quiet, wall, inspected=False) -> None:
     classify = run.prepared.task == "classification"
     if classify:
         result = (f"test accuracy {test['accuracy']:.4f} ({test['correct']}/{test['count']}), "
@@ -585,8 +635,14 @@ def _print_summary(run, test, elapsed, quiet, wall) -> None:
         return
     print()
     print(report.epoch_table(run.history))
+    smoothing, floor = _smoothing(run)
+    if smoothing:  # otherwise a loss that levels off near 0.5 looks like a training problem
+        print(f"  (losses include label smoothing {smoothing:g}: the lowest possible loss is "
+              f"{floor:.4f}, not 0; --label-smoothing 0 turns it off)")
     print()
     print(result)
+    files = [rundir.CHECKPOINT, rundir.CONFIG, rundir.METRICS, rundir.CURVES]
+    if inspected:
+        files += [INSPECT, INSPECT_JSON]
     print(f"trained {run.epoch} epochs in {elapsed:.1f} s (this session {wall:.1f} s); wrote "
-          f"{', '.join([rundir.CHECKPOINT, rundir.CONFIG, rundir.METRICS, rundir.CURVES])} to "
-          f"{run.dir}")
+          f"{', '.join(files)} to {run.dir}")

@@ -19,6 +19,17 @@ from .split import split_indices
 _np = backend.np
 
 MISSING = frozenset({"", "na", "n/a", "nan", "null", "none", "?"})
+
+
+class CellError(ValueError):
+    """A CSV cell that is missing or not a number (a ``ValueError``; the message names the
+    file, line and column).  ``kind`` is ``"missing"`` or ``"not a number"``; ``text_column``
+    says whether the column holds no numbers at all (then it is likely the label)."""
+
+    def __init__(self, message, *, line, column, kind, text_column=False):
+        super().__init__(message)
+        self.line, self.column, self.kind = line, column, kind
+        self.text_column = text_column
 TASKS = ("classification", "regression")
 
 
@@ -200,11 +211,17 @@ def read_csv(path, label, *, task: str = "classification", features=None, delimi
             raise ValueError(f"{who}: {path} line {line}: expected {len(names)} cells, found "
                              f"{len(cells)}")
         for k, j in enumerate(feat_cols):
-            X[r, k] = _cell(who, path, line, names[j], cells[j])
+            try:
+                X[r, k] = _cell(who, path, line, names[j], cells[j])
+            except CellError as exc:
+                exc.text_column = exc.kind == "not a number" and all(
+                    _number(c[j].strip()) is None for _, c in rows
+                    if len(c) == len(names) and c[j].strip().lower() not in MISSING)
+                raise
         lab = cells[label_col].strip()
         if lab.lower() in MISSING:
-            raise ValueError(f"{who}: {path} line {line}, column {names[label_col]!r}: missing "
-                             f"label")
+            raise CellError(f"{who}: {path} line {line}, column {names[label_col]!r}: missing "
+                            f"label", line=line, column=names[label_col], kind="missing")
         labels.append(_cell(who, path, line, names[label_col], lab)
                       if task == "regression" else lab)
     return _table(X, labels, [names[j] for j in feat_cols], names[label_col], task)
@@ -222,11 +239,12 @@ def _column(who, path, names, col) -> int:
 def _cell(who, path, line, column, cell) -> float:
     text = cell.strip()
     if text.lower() in MISSING:
-        raise ValueError(f"{who}: {path} line {line}, column {column!r}: missing value")
+        raise CellError(f"{who}: {path} line {line}, column {column!r}: missing value",
+                        line=line, column=column, kind="missing")
     v = _number(text)
     if v is None:
-        raise ValueError(f"{who}: {path} line {line}, column {column!r}: {text!r} is not a "
-                         f"finite number")
+        raise CellError(f"{who}: {path} line {line}, column {column!r}: {text!r} is not a "
+                        f"finite number", line=line, column=column, kind="not a number")
     return v
 
 

@@ -7,7 +7,7 @@ import operator
 from collections import OrderedDict
 from collections.abc import Mapping
 
-from .module import Module
+from .module import Module, _addindent
 
 __all__ = ["Sequential", "ModuleList", "ModuleDict"]
 
@@ -174,6 +174,22 @@ class ModuleList(Module):
         module = self[key]
         del self[key]
         return module
+
+    def __repr__(self) -> str:
+        """torch's ModuleList repr: a run of modules that print the same is one line,
+        ``(0-2): 3 x Linear(...)``."""
+        if not self._modules:
+            return self._get_name() + "()"
+        runs = []  # [first index, last index, repr]
+        for i, module in enumerate(self._modules.values()):
+            text = repr(module)
+            if runs and runs[-1][2] == text:
+                runs[-1][1] = i
+            else:
+                runs.append([i, i, text])
+        lines = [_addindent(f"({a}): {text}" if a == b else
+                            f"({a}-{b}): {b - a + 1} x {text}", 2) for a, b, text in runs]
+        return self._get_name() + "(\n  " + "\n  ".join(lines) + "\n)"
 
 
 class ModuleDict(Module):

@@ -150,12 +150,19 @@ def relu_(input):
     return input.relu_()
 
 
+def _hardtanh(x, min_val, max_val):
+    # gradient 0 on the bounds themselves (torch's hardtanh_backward), unlike clamp's 1
+    outside = (x <= min_val) | (x >= max_val)
+    return _ops.where(outside, _ops.clamp(x, min_val, max_val).detach(), x)
+
+
 def hardtanh(input, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False):
+    """x clamped to [min_val, max_val]; the gradient is 1 strictly inside, else 0."""
     if min_val > max_val:
         raise op_error("hardtanh", "min_val cannot be greater than max_val", ValueError)
     if inplace:
-        return _inplace(input, "hardtanh_", lambda x: _ops.clamp(x, min_val, max_val))
-    return _ops.clamp(input, min_val, max_val)
+        return _inplace(input, "hardtanh_", lambda x: _hardtanh(x, min_val, max_val))
+    return _hardtanh(input, min_val, max_val)
 
 
 def relu6(input, inplace: bool = False):
@@ -424,7 +431,11 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None,
 
 
 def normalize(input, p: float = 2.0, dim: int = 1, eps: float = 1e-12, out=None):
-    """``input / max(||input||_p, eps)`` along ``dim``."""
+    """``input / max(||input||_p, eps)`` along ``dim``.  ``out=`` is not supported (an error
+    rather than silently leaving ``out`` untouched)."""
+    if out is not None:
+        raise op_error("normalize", "out= is not supported; use the returned tensor (e.g. "
+                       "out.copy_(F.normalize(x)) under no_grad())", NotImplementedError)
     x = _float("normalize", input)
     denom = _ops.clamp(_ops.norm(x, p, dim, keepdim=True), min=eps)
     return x / denom
@@ -551,6 +562,9 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index: i
                        TypeError)
     kind = t.data.dtype.kind
     if kind == "f":
+        if ignore_index >= 0:  # torch allows the negative ones (the default -100)
+            raise op_error("cross_entropy", "ignore_index is not supported for floating point "
+                           "target", RuntimeError)
         return _cross_entropy_probs(x, t, weight, reduction, float(label_smoothing))
     if kind not in "iu":
         raise op_error("cross_entropy", f"target must hold class indices (integers) or class "

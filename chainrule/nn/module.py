@@ -13,7 +13,7 @@ from collections import OrderedDict, namedtuple
 from collections.abc import Mapping
 
 from .. import backend
-from ..autograd.grad_mode import no_grad
+from ..autograd.grad_mode import no_grad, state
 from ..tensor import Tensor
 from .parameter import Parameter
 
@@ -105,6 +105,9 @@ class Module:
     """
 
     training: bool
+    # state a state_dict may lack: loading keeps the current value (BatchNorm's
+    # num_batches_tracked, which older checkpoints don't have; torch fills it in too)
+    _optional_state: tuple[str, ...] = ()
 
     def __init__(self, *args, **kwargs):
         if args or kwargs:
@@ -133,6 +136,8 @@ class Module:
         return self.forward(*args, **kwargs)
 
     def _call_with_hooks(self, args, kwargs):
+        if state.recorder is not None:
+            state.recorder.fail("a module has forward hooks")
         for hook_id, hook in list(self._forward_pre_hooks.items()):
             if hook_id in self._forward_pre_hooks_with_kwargs:
                 result = hook(self, args, kwargs)
@@ -404,6 +409,8 @@ class Module:
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Reset the parameters' gradients: to None (default) or to zeros in place."""
+        if state.recorder is not None:  # chainrule.compile records the call
+            return state.recorder.call(Module.zero_grad, self, (), {"set_to_none": set_to_none})
         for p in self.parameters():
             if p.grad is None:
                 continue
@@ -539,7 +546,8 @@ class Module:
                 key = key_prefix + name
                 expected.add(key)
                 if key not in state_dict:
-                    missing.append(key)
+                    if name not in module._optional_state:
+                        missing.append(key)
                     continue
                 value = state_dict[key]
                 if backend.is_array(value):

@@ -62,6 +62,7 @@ class _BatchNorm(Module):
     """
 
     _input_dims: tuple = ()
+    _optional_state = ("num_batches_tracked",)  # a state_dict without it loads (as torch)
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
                  affine: bool = True, track_running_stats: bool = True, device=None,

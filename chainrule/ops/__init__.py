@@ -2,11 +2,12 @@
 functions built on them.  ``install_tensor_methods`` gives Tensor its torch-named methods
 from the table at the bottom: each method is one op."""
 
-from __future__ import annotations
+from __future__ import annotations  # noqa: I001  (the name list below is wrapped by hand)
 
-from . import activation, elementwise as E, index, linalg, reduce, shape  # noqa: F401
-from . import layers, loss, special  # noqa: F401  (nn primitives)
-from .functional import *  # noqa: F401,F403
+from . import activation, index, linalg, reduce, shape
+from . import elementwise as E
+from . import layers, loss, special  # (nn primitives)
+from .functional import *  # noqa: F403
 from .functional import (
     _dim1, _dims, _index_key, abs, add, all, amax, amin, any, argmax, argmin, cat, ceil, chunk,
     clamp, clip, cos, cumsum, div, exp, expand, expm1, flatten, flip, floor, floor_divide,

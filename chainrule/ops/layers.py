@@ -35,7 +35,7 @@ class linear:
             y += b
         return y
 
-    def vjp(ns, g, out, x, w, b=None, *, input_grad=True, weight_grad=True):
+    def vjp(ns, g, out, x, w, b=None, *, input_grad=True, weight_grad=True, into=None):
         gx = ns.matmul(g, w) if input_grad else None
         gw = None
         if weight_grad:
@@ -45,5 +45,10 @@ class linear:
                 if x.ndim > 2:  # batch axes merged: (..., n) -> (rows, n)
                     g = ns.reshape(g, (-1, g.shape[-1]))
                     x = ns.reshape(x, (-1, x.shape[-1]))
-                gw = ns.matmul(ns.swapaxes(g, 0, 1), x)
+                dest = into[1] if into is not None else None
+                if dest is not None and g.dtype == x.dtype == dest.dtype:
+                    # straight into the weight's gradient slot (no copy later)
+                    gw = ns.matmul(ns.swapaxes(g, 0, 1), x, out=dest)
+                else:
+                    gw = ns.matmul(ns.swapaxes(g, 0, 1), x)
         return gx, gw, (g if b is not None else None)

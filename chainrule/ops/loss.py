@@ -10,7 +10,7 @@ import contextlib
 
 from .. import backend
 from .._errors import OpError, user_frame_location
-from .registry import primitive
+from .registry import CallState, primitive
 
 
 class TargetOutOfBounds(OpError, IndexError):
@@ -18,7 +18,7 @@ class TargetOutOfBounds(OpError, IndexError):
     torch; an OpError, so the registry passes it through unchanged)."""
 
 
-class CrossEntropySaved:
+class CrossEntropySaved(CallState):
     """What the cross-entropy forward leaves for its backward, so that the first plain
     backward recomputes nothing: the exponentials of the shifted logits and their row sums, the
     targets with ignored rows pointed at class 0, the row weights (None when every row

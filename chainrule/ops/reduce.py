@@ -43,8 +43,8 @@ class prod:
 @primitive(save="both")
 class prod_others:
     """For each element, the product of the *other* elements along ``axis`` (None: all),
-    via exclusive cumulative products from both ends (exact with zeros).  Second-order
-    derivatives of ``prod`` go through this VJP, which divides and so assumes no zeros."""
+    via exclusive cumulative products from both ends (exact with zeros).  Its VJP is the
+    second-order rule of ``prod``; it is exact with zeros too (see ``_leave_two_out``)."""
 
     def forward(xp, x, axis=None):
         if x.ndim == 0:
@@ -60,8 +60,45 @@ class prod_others:
 
     def vjp(ns, g, out, x, axis=None):
         # d/dx_j sum_i g_i prod_{k != i} x_k = sum_{i != j} g_i prod_{k != i, j} x_k
-        total = ns.sum(g * out, axis=axis, keepdims=True)
-        return ((total - g * out) / x,)
+        if x.ndim == 0:
+            return (g * 0,)  # the product of no other element is the constant 1
+        if not bool((x == 0).any()):
+            total = ns.sum(g * out, axis=axis, keepdims=True)
+            return ((total - g * out) / x,)
+        return (_leave_two_out(ns, g, x, axis),)
+
+
+def _leave_two_out(ns, g, x, axis):
+    """``V_j = sum_{i != j} g_i prod_{k != i, j} x_k`` within each group of ``axis`` when
+    some ``x`` are zero, without dividing by them.  Split each group into its zeros ``Z``
+    and non-zeros ``N``; with ``Ps`` / ``Pu`` the products of the other elements over ``N``
+    / ``Z`` alone (the rest replaced by 1):
+
+    * j in N:  ``V_j = C * W_j + Ps_j * sum_{i in Z} g_i Pu_i`` where ``C = prod_Z x`` and
+      ``W_j = sum_{i in N, i != j} g_i prod_{k in N, k != i, j} x_k`` (divides by N only);
+    * j in Z:  ``V_j = Pu_j * sum_{i in N} g_i Ps_i + Q * S_j`` where ``Q = prod_N x`` and
+      ``S_j = sum_{i in Z, i != j} g_i prod_{k in Z, k != i, j} x_k`` (non-zero only when
+      Z = {i, j}: then it is ``g_i``).
+
+    Every zero keeps its multiplicative place (``C``, ``Pu``), so differentiating this once
+    more is exact too (only the ``S_j`` term is taken as constant in x)."""
+    zero = x == 0
+    xs = ns.where(zero, 1, x)  # N's values, 1 on Z
+    xu = ns.where(zero, x, 1)  # Z's values (zeros that still carry their gradient), 1 on N
+    gs = ns.where(zero, 0, g)
+    ps = ns.prod_others(xs, axis)
+    pu = ns.prod_others(xu, axis)
+
+    def total(a):
+        return ns.sum(a, axis=axis, keepdims=True)
+
+    ts = total(gs * ps)
+    w = (ts - gs * ps) / xs
+    on_n = (xu * pu) * w + ps * total(ns.where(zero, g * pu, 0))
+    nz = total(ns.where(zero, 1.0, 0.0))
+    s = ns.where(nz == 2, total(g - gs) - g, 0)  # g on Z summed, minus g_j
+    on_z = pu * ts + (xs * ps) * s
+    return ns.where(zero, on_z, on_n)
 
 
 def _others_1d(xp, x, axis):
@@ -101,7 +138,10 @@ class amin:
 
 
 def _extremum_grad(ns, g, out, x, axis, keepdims):
-    hit = x == _expand(ns, out, x.ndim, axis, keepdims)
+    extreme = _expand(ns, out, x.ndim, axis, keepdims)
+    hit = x == extreme
+    if bool((out != out).any()):  # a NaN result comes from the NaNs (shared, as torch.max)
+        hit = hit | ((x != x) & (extreme != extreme))
     count = ns.sum(ns.where(hit, 1.0, 0.0), axis=axis, keepdims=True)
     return ns.where(hit, _expand(ns, g, x.ndim, axis, keepdims) / count, 0)
 

@@ -19,7 +19,9 @@ again.  VJPs ignore broadcasting: the engine sums each gradient back to its inpu
 
 A VJP may take a keyword ``needs`` (a tuple of bools, one per input, default all True): the
 engine then passes which inputs want a gradient, and the VJP may return None for the rest
-instead of computing them.
+instead of computing them.  A VJP may take a keyword ``into`` (a tuple, one array or None
+per input): in a plain backward, a leaf's preallocated gradient slot
+(``autograd/grad_buffers.py``), which the VJP may fill and return instead of a new array.
 
 ``save`` says what the VJP reads: ``"inputs"`` (the input arrays), ``"out"`` (the result),
 ``"both"``, ``""`` (only shapes and dtypes, given as lightweight stand-ins), or a tuple of
@@ -41,7 +43,8 @@ REGISTRY: dict[str, "Primitive"] = {}
 
 
 class Primitive:
-    __slots__ = ("name", "forward", "vjp", "save_inputs", "save_out", "doc", "custom", "needs")
+    __slots__ = ("name", "forward", "vjp", "save_inputs", "save_out", "doc", "custom", "needs",
+                 "into")
 
     def __init__(self, name, forward, vjp, save, custom=False):
         if isinstance(save, tuple):
@@ -61,6 +64,9 @@ class Primitive:
         # a VJP with a ``needs`` keyword is told which inputs want a gradient, so that it
         # can skip the others' work (matmul: the gradient of a first layer's data)
         self.needs = vjp is not None and "needs" in inspect.signature(vjp).parameters
+        # a VJP with an ``into`` keyword may write an input's gradient into the array given
+        # for it (a leaf's preallocated slot, autograd/grad_buffers.py) and return that array
+        self.into = vjp is not None and "into" in inspect.signature(vjp).parameters
 
     def __repr__(self) -> str:
         return f"<primitive {self.name}>"
@@ -84,19 +90,29 @@ def primitive(save="", name: str | None = None):
     return register
 
 
+class CallState:
+    """Base of per-call scratch objects passed as a parameter (the forward fills one for its
+    VJP, as cross-entropy's saved softmax): a recorded step that is replayed
+    (``chainrule.compile``) gets a fresh one, made by calling the class, on each replay."""
+
+    __slots__ = ()
+
+
 class Meta:
-    """Shape and dtype of an input whose values the VJP does not need.  ``value``: the array
-    itself when it is tiny (at most ``META_KEEP`` entries, as the constants of ``(w * x -
-    1.0) ** 2``), else None -- so that ``chainrule.viz`` can replay a graph built without
-    ``record()``; keeping a reference to a tiny array costs nothing measurable."""
+    """Shape and dtype of an input whose values the VJP does not need.  ``value``: with
+    ``keep`` (a constant: an input that needs no gradient) the array itself when it is tiny
+    (at most ``META_KEEP`` entries, as the constants of ``(w * x - 1.0) ** 2``), else None --
+    so that ``chainrule.viz`` can replay a graph built without ``record()``.  Values that
+    require grad are never kept: the graph holds no intermediate result a VJP does not
+    read."""
 
     __slots__ = ("shape", "dtype", "ndim", "value")
 
-    def __init__(self, array):
+    def __init__(self, array, keep=False):
         self.shape = array.shape
         self.dtype = array.dtype
         self.ndim = array.ndim
-        self.value = array if array.size <= META_KEEP else None
+        self.value = array if keep and array.size <= META_KEEP else None
 
 
 META_KEEP = 64
@@ -232,6 +248,7 @@ def apply(prim: Primitive, *inputs, **params):
     else:
         result._version = [0]
     record = False
+    has_const = False  # an input that needs no gradient (its Meta may keep a tiny value)
     if state.enabled:
         edges = []  # see Node; built while looking for an input that requires grad
         for t in inputs:
@@ -246,11 +263,14 @@ def apply(prim: Primitive, *inputs, **params):
                     edges.append(node)
             else:
                 edges.append(None)
+                has_const = True
     if not record:
         result.requires_grad = False
         result._node = None
         if state.anomaly:
             _check_finite(prim, out, None)
+        if state.recorder is not None:
+            state.recorder.op(prim, inputs, params, result)
         return result
     if prim.vjp is None:
         raise OpError(f"{prim.name}: is not differentiable, at {user_frame_location()}")
@@ -267,8 +287,11 @@ def apply(prim: Primitive, *inputs, **params):
                 t = inputs[i]
                 versions.append((i, t._version, t._version[0]))
             else:
-                saved.append(Meta(a))
+                saved.append(Meta(a, edges[i] is None))
         saved = tuple(saved)
+    elif has_const:
+        saved = tuple([Meta(a, e is None) for a, e in zip(arrays, edges)])
+        versions = []
     else:
         saved = tuple(map(Meta, arrays))
         versions = []
@@ -283,6 +306,8 @@ def apply(prim: Primitive, *inputs, **params):
     if state.anomaly:
         node.where = user_frame_location()
         _check_finite(prim, out, node)
+    if state.recorder is not None:
+        state.recorder.op(prim, inputs, params, result)
     return result
 
 

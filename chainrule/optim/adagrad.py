@@ -8,7 +8,7 @@ from collections.abc import Callable
 from .. import backend
 from ..autograd.grad_mode import no_grad
 from ..tensor import Tensor
-from .optimizer import Optimizer, as_1d, check, new_step
+from .optimizer import Optimizer, as_1d, check, check_flags, new_step
 
 __all__ = ["Adagrad", "adagrad"]
 
@@ -33,22 +33,28 @@ class Adagrad(Optimizer):
         weight_decay: L2 penalty (default 0).
         initial_accumulator_value: starting value of the sum of squared gradients (0).
         eps: added to the denominator for numerical stability (default 1e-10).
+        foreach, fused: torch's kernel choices, accepted and kept in the param groups; they
+            don't change the result.
         maximize: maximize the objective instead of minimizing it.
+        differentiable: must be False (see ``optimizer.check_flags``).
 
     State per parameter, created with the optimizer (as in torch): ``step`` (0-d float32
     Tensor) and ``sum``.
     """
 
     def __init__(self, params, lr: float = 1e-2, lr_decay: float = 0, weight_decay: float = 0,
-                 initial_accumulator_value: float = 0, eps: float = 1e-10, *,
-                 maximize: bool = False):
+                 initial_accumulator_value: float = 0, eps: float = 1e-10,
+                 foreach: bool | None = None, *, maximize: bool = False,
+                 differentiable: bool = False, fused: bool | None = None):
         defaults = dict(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
                         initial_accumulator_value=initial_accumulator_value, eps=eps,
-                        maximize=maximize)
+                        foreach=foreach, maximize=maximize, differentiable=differentiable,
+                        fused=fused)
         self._check_group(defaults)
         super().__init__(params, defaults)
 
     def _check_group(self, group):
+        check_flags(group)
         lr, lr_decay, wd = group["lr"], group["lr_decay"], group["weight_decay"]
         init, eps = group["initial_accumulator_value"], group["eps"]
         check(0.0 <= lr, f"Invalid learning rate: {lr}")

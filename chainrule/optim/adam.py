@@ -8,7 +8,7 @@ from collections.abc import Callable
 from .. import backend
 from ..autograd.grad_mode import no_grad
 from ..tensor import Tensor
-from .optimizer import Optimizer, as_1d, check, new_step, zeros_state
+from .optimizer import Optimizer, as_1d, check, check_flags, new_step, zeros_state
 
 __all__ = ["Adam", "adam"]
 
@@ -41,6 +41,9 @@ class Adam(Optimizer):
         maximize: maximize the objective instead of minimizing it.
         decoupled_weight_decay: shrink the weights directly, as AdamW does, instead of adding
             the L2 term to the gradient.
+        foreach, capturable, fused: torch's kernel choices, accepted and kept in the param
+            groups; they don't change the result.
+        differentiable: must be False (see ``optimizer.check_flags``).
 
     State per parameter: ``step`` (0-d float32 Tensor), ``exp_avg`` (m), ``exp_avg_sq`` (v)
     and, with amsgrad, ``max_exp_avg_sq``.
@@ -48,14 +51,19 @@ class Adam(Optimizer):
 
     def __init__(self, params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0, amsgrad: bool = False, *,
-                 maximize: bool = False, decoupled_weight_decay: bool = False):
+                 foreach: bool | None = None, maximize: bool = False, capturable: bool = False,
+                 differentiable: bool = False, fused: bool | None = None,
+                 decoupled_weight_decay: bool = False):
         defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
-                        maximize=maximize, decoupled_weight_decay=decoupled_weight_decay)
+                        maximize=maximize, foreach=foreach, capturable=capturable,
+                        differentiable=differentiable, fused=fused,
+                        decoupled_weight_decay=decoupled_weight_decay)
         self._check_group(defaults)
         defaults["betas"] = tuple(float(b) for b in betas)
         super().__init__(params, defaults)
 
     def _check_group(self, group):
+        check_flags(group)
         lr, eps, betas, wd = group["lr"], group["eps"], group["betas"], group["weight_decay"]
         check(0.0 <= lr, f"Invalid learning rate: {lr}")
         check(0.0 <= eps, f"Invalid epsilon value: {eps}")

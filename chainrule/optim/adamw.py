@@ -32,6 +32,9 @@ class AdamW(Adam):
         weight_decay: decoupled weight decay coefficient (default 1e-2).
         amsgrad: use the AMSGrad variant (the running maximum of v).
         maximize: maximize the objective instead of minimizing it.
+        foreach, capturable, fused: torch's kernel choices, accepted and kept in the param
+            groups; they don't change the result.
+        differentiable: must be False.
 
     State per parameter: ``step`` (0-d float32 Tensor), ``exp_avg``, ``exp_avg_sq`` and, with
     amsgrad, ``max_exp_avg_sq``.
@@ -39,9 +42,12 @@ class AdamW(Adam):
 
     def __init__(self, params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 1e-2, amsgrad: bool = False, *,
-                 maximize: bool = False):
+                 maximize: bool = False, foreach: bool | None = None, capturable: bool = False,
+                 differentiable: bool = False, fused: bool | None = None):
         super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
-                         amsgrad=amsgrad, maximize=maximize, decoupled_weight_decay=True)
+                         amsgrad=amsgrad, foreach=foreach, maximize=maximize,
+                         capturable=capturable, differentiable=differentiable, fused=fused,
+                         decoupled_weight_decay=True)
 
     def load_state_dict(self, state_dict):
         super().load_state_dict(state_dict)

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .. import backend
-from ..autograd.grad_mode import enable_grad
+from ..autograd.grad_mode import enable_grad, state
 from ..tensor import Tensor
 
 __all__ = ["Optimizer", "required"]
@@ -99,6 +99,8 @@ class Optimizer:
 
         @functools.wraps(step)
         def marked_step(self, *args, **kw):
+            if state.recorder is not None:  # chainrule.compile records the call
+                return state.recorder.call(marked_step, self, args, kw)
             self._opt_called = True
             return step(self, *args, **kw)
 
@@ -181,6 +183,9 @@ class Optimizer:
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Reset the gradients of all optimized parameters: to ``None`` (default; cheaper, and
         a parameter that then gets no gradient is skipped by ``step``) or to zeros."""
+        if state.recorder is not None:  # chainrule.compile records the call
+            return state.recorder.call(Optimizer.zero_grad, self, (),
+                                       {"set_to_none": set_to_none})
         for group in self.param_groups:
             for p in group["params"]:
                 g = p.grad
@@ -330,4 +335,23 @@ def check(ok: bool, message: str) -> None:
     """Raise ``ValueError(message)`` unless ``ok`` (hyperparameter validation)."""
     if not ok:
         raise ValueError(message)
+
+
+# torch's implementation switches.  ``foreach``, ``fused`` and ``capturable`` choose torch's
+# kernels (multi-tensor, fused, CUDA-graph safe) without changing the result, so torch code
+# that passes them runs unchanged; they are kept in the param groups, as torch keeps them.
+# ``differentiable=True`` (autograd through ``step``) would change what the step computes,
+# so it is refused rather than silently ignored.
+IMPLEMENTATION_FLAGS = ("foreach", "capturable", "differentiable", "fused")
+
+
+def check_flags(group: dict[str, Any]) -> None:
+    """Validate torch's implementation switches of a param group (see above)."""
+    if group.get("differentiable"):
+        raise NotImplementedError("differentiable=True (autograd through the optimizer step) "
+                                  "is not supported by chainrule's optimizers; use "
+                                  "differentiable=False, or write the update with chainrule "
+                                  "ops for a differentiable step")
+    if group.get("fused") and group.get("foreach"):
+        raise RuntimeError("`fused` and `foreach` cannot be `True` together.")
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from .. import backend
 from ..autograd.grad_mode import no_grad
 from ..tensor import Tensor
-from .optimizer import Optimizer, as_1d, check, new_step, zeros_state
+from .optimizer import Optimizer, as_1d, check, check_flags, new_step, zeros_state
 
 __all__ = ["RMSprop", "rmsprop"]
 
@@ -42,7 +42,10 @@ class RMSprop(Optimizer):
         momentum: momentum factor (default 0).
         centered: normalize by an estimate of the gradient's variance instead of its
             second moment.
+        capturable, foreach: torch's kernel choices, accepted and kept in the param groups;
+            they don't change the result.
         maximize: maximize the objective instead of minimizing it.
+        differentiable: must be False (see ``optimizer.check_flags``).
 
     State per parameter: ``step`` (0-d float32 Tensor), ``square_avg``, and
     ``momentum_buffer`` (momentum > 0) and ``grad_avg`` (centered).
@@ -50,13 +53,16 @@ class RMSprop(Optimizer):
 
     def __init__(self, params, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
                  weight_decay: float = 0, momentum: float = 0, centered: bool = False,
-                 maximize: bool = False):
+                 capturable: bool = False, foreach: bool | None = None, maximize: bool = False,
+                 differentiable: bool = False):
         defaults = dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay,
-                        momentum=momentum, centered=centered, maximize=maximize)
+                        momentum=momentum, centered=centered, capturable=capturable,
+                        foreach=foreach, maximize=maximize, differentiable=differentiable)
         self._check_group(defaults)
         super().__init__(params, defaults)
 
     def _check_group(self, group):
+        check_flags(group)
         lr, eps, momentum = group["lr"], group["eps"], group["momentum"]
         wd, alpha = group["weight_decay"], group["alpha"]
         check(0.0 <= lr, f"Invalid learning rate: {lr}")

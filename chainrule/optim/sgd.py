@@ -6,7 +6,8 @@ from collections.abc import Callable
 
 from ..autograd.grad_mode import no_grad
 from ..tensor import Tensor
-from .optimizer import Optimizer, as_1d, check
+from .flat import flat_group
+from .optimizer import Optimizer, as_1d, check, check_flags
 
 __all__ = ["SGD", "sgd"]
 
@@ -34,6 +35,9 @@ class SGD(Optimizer):
         weight_decay: L2 penalty (default 0).
         nesterov: use Nesterov momentum (needs momentum > 0 and zero dampening).
         maximize: maximize the objective instead of minimizing it.
+        foreach, fused: torch's kernel choices, accepted and kept in the param groups; the
+            result is the same either way (``foreach=False`` keeps the per-parameter loop).
+        differentiable: must be False (see ``optimizer.check_flags``).
 
     State: ``state[p]['momentum_buffer']`` (a Tensor shaped like ``p``) once ``p`` has been
     updated with momentum != 0.
@@ -48,13 +52,17 @@ class SGD(Optimizer):
     """
 
     def __init__(self, params, lr: float = 1e-3, momentum: float = 0, dampening: float = 0,
-                 weight_decay: float = 0, nesterov: bool = False, *, maximize: bool = False):
+                 weight_decay: float = 0, nesterov: bool = False, *, maximize: bool = False,
+                 foreach: bool | None = None, differentiable: bool = False,
+                 fused: bool | None = None):
         defaults = dict(lr=lr, momentum=momentum, dampening=dampening,
-                        weight_decay=weight_decay, nesterov=nesterov, maximize=maximize)
+                        weight_decay=weight_decay, nesterov=nesterov, maximize=maximize,
+                        foreach=foreach, differentiable=differentiable, fused=fused)
         self._check_group(defaults)
         super().__init__(params, defaults)
 
     def _check_group(self, group):
+        check_flags(group)
         lr, momentum, wd = group["lr"], group["momentum"], group["weight_decay"]
         check(0.0 <= lr, f"Invalid learning rate: {lr}")
         check(0.0 <= momentum, f"Invalid momentum value: {momentum}")
@@ -67,7 +75,9 @@ class SGD(Optimizer):
         """Perform one SGD update; returns ``closure()``'s loss if a closure is given."""
         loss = self._eval_closure(closure)
         with no_grad():
-            for group in self.param_groups:
+            for index, group in enumerate(self.param_groups):
+                if self._flat_step(index, group):
+                    continue
                 params, grads, bufs = [], [], []
                 momentum = float(group["momentum"])
                 for p in group["params"]:
@@ -85,6 +95,30 @@ class SGD(Optimizer):
                     for p, buf in zip(params, bufs):
                         self.state[p]["momentum_buffer"] = buf
         return loss
+
+    def _flat_step(self, index, group) -> bool:
+        """The multi-tensor path (optim/flat.py): the same update on the whole group at once.
+        False (nothing done) when the group doesn't qualify this step."""
+        if group.get("foreach") is False:  # torch's for-loop implementation, asked for
+            return False
+        flat = flat_group(self, index, group)
+        if flat is None or not flat.in_place():
+            return False
+        momentum = float(group["momentum"])
+        buf = None
+        if momentum != 0:
+            buf = flat.state_flat(self.state, "momentum_buffer")
+            if buf is False:
+                return False
+        bufs = [None if buf is None else Tensor._wrap(buf)]
+        sgd([Tensor._wrap(flat.pflat)], [Tensor._wrap(flat.grads.flat)], bufs,
+            lr=float(group["lr"]), momentum=momentum, dampening=float(group["dampening"]),
+            weight_decay=float(group["weight_decay"]), nesterov=group["nesterov"],
+            maximize=group["maximize"])
+        if momentum != 0 and buf is None:
+            flat.adopt_state(self.state, "momentum_buffer", bufs[0].data)
+        flat.bump_versions()
+        return True
 
 
 def sgd(params: list[Tensor], grads: list[Tensor], momentum_buffers: list[Tensor | None], *,

@@ -26,5 +26,8 @@ def render_dot(graph: Graph, rankdir: str = "LR", show_values: bool = True,
                    f"style={style}];")
     for s, d, _ in graph.edges:
         out.append(f"  {s} -> {d};")
+    if graph.note:
+        note = graph.note.replace("\\", "\\\\").replace('"', '\\"')
+        out.append(f'  label="{note}"; labelloc=b; fontsize=10; fontcolor="#a4370c";')
     out.append("}")
     return "\n".join(out) + "\n"

@@ -475,7 +475,7 @@ def _edge_step(walk, s, i, in_id, in_sym, out_sym, inputs, out_v, g, gi, fd, chk
             if all(_inline(v) for v in inputs) and _inline(out_v):
                 filled = fm.fill_numbers(local_t, _num(out_v), [_num(v) for v in inputs],
                                          param, many)
-                local_numbers = _chain_of_equals(filled, result)
+                local_numbers = _chain_of_equals(filled, result, fm.plain(rhs))
             else:
                 local_numbers = result
             if fm.plain(local_numbers) == fm.plain(rhs):
@@ -500,13 +500,13 @@ def _edge_step(walk, s, i, in_id, in_sym, out_sym, inputs, out_v, g, gi, fd, chk
     return edge
 
 
-def _chain_of_equals(filled: str, result: str) -> str:
-    """``exp(0.1) = 1.105``: a filled-in template's parts that say something new, then the
-    result once (not ``exp(0.1) = 1.105 = 1.105``)."""
+def _chain_of_equals(filled: str, result: str, formula: str = "") -> str:
+    """``exp(0.1) = 1.105``: a filled-in template's parts that say something new (not the
+    formula itself again), then the result once (not ``exp(0.1) = 1.105 = 1.105``)."""
     parts = []
     for p in filled.split(" = "):
         p = p.strip()
-        if p.strip("()") == result or (parts and parts[-1] == p):
+        if p.strip("()") == result or p == formula or (parts and parts[-1] == p):
             continue
         parts.append(p)
     return " = ".join(parts + [result])
@@ -528,9 +528,12 @@ def _relu_note(x, g, in_sym, out_sym):
                 f"everything that reaches the loss only through it (a dead ReLU).")
     idx = [int(k) for k in _np.flatnonzero(off.reshape(-1))]
     which = ", ".join(str(k + 1) for k in idx[:8]) + (", …" if len(idx) > 8 else "")
-    return (f"{len(idx)} of {x.size} units are off (entries {which} of {fm.sym(in_sym)} are ≤ "
-            f"0, and relu′ = 0 there): those entries of {fm.deriv('L', in_sym)} are 0, and no "
-            f"gradient passes back through them.")
+    one = len(idx) == 1
+    return (f"{len(idx)} of {x.size} units {'is' if one else 'are'} off (entr"
+            f"{'y' if one else 'ies'} {which} of {fm.sym(in_sym)} {'is' if one else 'are'} ≤ 0, "
+            f"and relu′ = 0 there): {'that entry' if one else 'those entries'} of "
+            f"{fm.deriv('L', in_sym)} {'is' if one else 'are'} 0, and no gradient passes back "
+            f"through {'it' if one else 'them'}.")
 
 
 def _ignored(inputs, params):
@@ -611,8 +614,10 @@ def _cross_entropy_rows(inputs, params, g, gi, in_syms):
     if not _np.allclose(grad, _np64(gi), rtol=1e-6, atol=1e-9):
         return []  # the formula would not give the library's numbers: show none
     z = fm.sym(in_syms[0])
-    rows = [(f"softmax({z})", p), ("t = " + fm.cross_entropy_target(eps, classes,
-                                                                     len(inputs) > 2), target)]
+    y = fm.sym(in_syms[1])
+    target_words = fm.cross_entropy_target(eps, classes, len(inputs) > 2).replace("(y)",
+                                                                                f"({y})")
+    rows = [(f"softmax({z})", p), ("t = " + target_words, target)]
     if len(inputs) > 2:
         rows.append(("s = (1 − ε) · w[y] + ε/K · Σ w", scale))
     if denom is not None and red == "mean":

@@ -82,11 +82,12 @@ class Graph:
     """Boxes (leaves and constants first, then ops in forward order) and edges
     ``(src id, dst id, input position)``; ``root`` is the id of the drawn tensor's box."""
 
-    def __init__(self, boxes, edges, root, trace):
+    def __init__(self, boxes, edges, root, trace, note=None):
         self.boxes = boxes
         self.edges = edges
         self.root = root
         self.trace = trace
+        self.note = note  # what the picture cannot show, and why (a graph freed by backward)
         self.by_id = {b.id: b for b in boxes}
         self.by_ref = {b.ref: b for b in boxes}
 
@@ -116,6 +117,13 @@ def build_graph(tensor: Tensor, params=None, names=None, values: bool = True,
     """
     trace = trace if trace is not None else Trace.of(tensor)
     named = name_map(params, names)
+    known = trace.known_values() if values and trace.steps else None
+    note = None
+    if any(s.node.freed for s in trace.steps):
+        note = ("backward() has freed the values this graph saved, so most values are not "
+                "shown: draw before backward(), or call backward(retain_graph=True)")
+    elif values and trace.problem is not None and any(v is None for v in known):
+        note = "some values are not shown: " + trace.problem.split(";")[0]
     if walk is None and grads and values and trace.values is not None and trace.steps:
         if trace.values[-1].size == 1 and trace.values[-1].dtype.kind == "f":
             walk = BackwardWalk(trace)
@@ -134,7 +142,7 @@ def build_graph(tensor: Tensor, params=None, names=None, values: bool = True,
                          _np_or_none(c), None, ("const", k)))
     for s in trace.steps:
         name = named.get(id(s.node))
-        v = trace.values[s.index] if (values and trace.values is not None) else None
+        v = known[s.index] if known is not None else None
         g = None
         if walk is not None:
             g = walk.grad_out.get(s.index)
@@ -155,7 +163,7 @@ def build_graph(tensor: Tensor, params=None, names=None, values: bool = True,
                          name or "tensor", name, None, tuple(tensor.data.shape),
                          backend.to_numpy(tensor.data), _np_or_none(g), ("leaf", 0)))
         root = "param0"
-    return Graph(boxes, edges, root, trace)
+    return Graph(boxes, edges, root, trace, note)
 
 
 # ------------------------------------------------------------------ number formatting
@@ -216,7 +224,7 @@ def value_lines(a, max_rows: int = 4, max_items: int = 4, digits: int = 4) -> li
 
 def shape_text(shape) -> str:
     if shape is None:
-        return "shape ?"
+        return "shape not kept"
     if len(shape) == 0:
         return "scalar"
     return "(" + ", ".join(str(s) for s in shape) + ")" if len(shape) > 1 else f"({shape[0]},)"
@@ -234,20 +242,28 @@ def box_lines(box: Box, show_values: bool = True, show_grads: bool = True,
             meta = box.op if not box.shape else f"{box.op} · {shape_text(box.shape)}"
         else:
             role = "parameter" if box.kind == "param" else "data"
+            if box.kind == "param" and box.title not in (box.name, "leaf"):
+                role = box.title  # the module name of a parameter written W1
             meta = role if not box.shape else f"{role} · {shape_text(box.shape)}"
         lines = [(box.symbol, "title"), (meta, "meta")]
         prefix_v = prefix_g = indent = ""
     else:
         lines = [(box.heading(), "title"), (shape_text(box.shape), "meta")]
         prefix_v, prefix_g, indent = "value ", "grad  ", "      "
+    # the page's graph is a glance (its panel has every number): fewer, shorter numbers
+    fit = dict(max_rows=2, max_items=3, digits=3) if compact else {}
     if show_values and small and box.value is not None:
-        vl = value_lines(box.value)
+        vl = value_lines(box.value, **fit)
         lines.append((prefix_v + vl[0], "value"))
         lines += [(indent + v, "value") for v in vl[1:]]
     if show_grads and small and box.grad is not None:
-        gl = value_lines(box.grad)
+        gl = value_lines(box.grad, **fit)
         lines.append((prefix_g + gl[0], "grad"))
         lines += [(indent + v, "grad") for v in gl[1:]]
+    if compact:  # the walk-through page writes negative numbers with the formulas' minus
+        from .formulas import minus
+
+        lines = [(minus(t) if s in ("value", "grad") else t, s) for t, s in lines]
     return lines
 
 

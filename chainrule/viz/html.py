@@ -116,31 +116,36 @@ def _num(a, cls: str = "", digits: int = 4) -> str:
     return f'<span class="num {cls}">{escape(fmt_array(_np.asarray(a), digits))}</span>'
 
 
-def _matrix(a, caption: str = "", digits: int = 4, cls: str = "", attrs: str = "") -> str:
+def _matrix(a, caption: str = "", digits: int = 4, cls: str = "", attrs: str = "",
+            limit: int = MATRIX_LIMIT) -> str:
     a = _np.asarray(a)
     if a.ndim < 2:
         a = a.reshape(1, -1)
     elif a.ndim > 2:
         a = a.reshape(a.shape[0], -1)
     rows = []
-    for r in a[:MATRIX_LIMIT]:
-        cells = "".join(f"<td>{escape(fmt(v, digits))}</td>" for v in r[:MATRIX_LIMIT])
-        if a.shape[1] > MATRIX_LIMIT:
+    for r in a[:limit]:
+        cells = "".join(f"<td>{escape(fmt(v, digits))}</td>" for v in r[:limit])
+        if a.shape[1] > limit:
             cells += "<td>…</td>"
         rows.append(f"<tr>{cells}</tr>")
-    if a.shape[0] > MATRIX_LIMIT:
+    if a.shape[0] > limit:
         rows.append("<tr><td>⋮</td></tr>")
     cap = f"<caption>{caption}</caption>" if caption else ""
     return (f'<table class="mat{" " + cls if cls else ""}"{attrs}>{cap}{"".join(rows)}'
             "</table>")
 
 
-def _value(a, cls: str = "", digits: int = 4, caption: str = "") -> str:
-    """A value as the page writes it: a number, or a matrix table (never both)."""
+def _value(a, cls: str = "", digits: int = 4, caption: str | None = "",
+           limit: int = MATRIX_LIMIT) -> str:
+    """A value as the page writes it: a number, or a matrix table (never both), captioned
+    with its shape unless ``caption`` says otherwise (None: no caption)."""
     a = _np.asarray(a)
     if a.size == 1:
         return _num(a.reshape(()), cls, digits)
-    return _matrix(a, caption or escape(shape_text(a.shape)), digits, cls)
+    if caption == "":
+        caption = escape(shape_text(a.shape))
+    return _matrix(a, caption or "", digits, cls, limit=limit)
 
 
 def _captioned(html: str, caption: str) -> str:
@@ -218,7 +223,8 @@ def _sum_row(symbol: str, parts, total) -> str:
                 f'<span class="hint">{sym_html(symbol)} is read {len(parts)} times, so its '
                 "gradient is the sum of what comes back along each use (the multivariable "
                 "chain rule):</span>"
-                f'<div class="mats sum">{math_html(f"⟪L|{symbol}⟫ =")}{"".join(terms)}</div>',
+                f'<div class="mats sum"><span>{math_html(f"⟪L|{symbol}⟫ =")}</span>'
+                f'{"".join(terms)}</div>',
                 "sum-row")
 
 
@@ -289,7 +295,8 @@ def _forward_step(wt, k, s) -> str:
         parts.append(_row("With the numbers", f'<div class="mats scroll">{"".join(mats)}</div>'))
     else:
         for label, a in s.rows:
-            parts.append(_row("Intermediate", math_html(label) + " = " + _value(a)))
+            parts.append(_row("On the way", f'<div class="mats"><span>{math_html(label)} ='
+                              f"</span>{_value(a)}</div>"))
         if s.numbers:
             lhs, rhs = s.numbers.rsplit(" = ", 1)
             parts.append(_row("With the numbers", math_html(lhs) + " = "
@@ -333,11 +340,10 @@ def _backward_step(wt, k, s) -> str:
         if s.parts:
             parts.append(_sum_row(s.symbol, s.parts, s.grad_out))
         g = s.grad_out
-        parts.append(_row("Gradient arriving", math_html(f"⟪L|{s.symbol}⟫ = ")
-                          + (f'<span class="num grad-out grad-value">{escape(fmt_array(g))}'
-                             "</span>" if g.size <= 6 else
-                             f'<div class="scroll">{_matrix(g, shape_text(g.shape), cls="grad-out")}'
-                             "</div>")))
+        shown = (f'<span class="num grad-out grad-value">{escape(fmt_array(g))}</span>'
+                 if g.size <= 6 else
+                 f'<div class="scroll">{_matrix(g, shape_text(g.shape), cls="grad-out")}</div>')
+        parts.append(_row("Gradient arriving", math_html(f"⟪L|{s.symbol}⟫ = ") + shown))
         parts.append(_row("Checked", _check(s.grad_out, s.grad_out_fd, s.grad_out_checked,
                                             s.grad_out_agree, s.grad_out_sides, wt.kink_rule)))
     parts.append(_row("Definition", math_html(fwd.formula)))
@@ -364,10 +370,10 @@ def _edge_card(wt, s, e) -> str:
                         + (" = " + math_html(e.local_numbers) if e.local_numbers else "")))
     if e.compact:
         out.append(_row("In matrix form", math_html(e.compact)))
-    for label, a in e.rows:
-        out.append(_row("With the numbers" if label.startswith("softmax") else "",
-                        math_html(label) + " = " + (f'<div class="scroll">{_value(a)}</div>'
-                                                    if _np.asarray(a).size > 1 else _value(a))))
+    if e.rows:  # the numbers the matrix form uses (cross-entropy's softmax and target)
+        out.append(_row("The numbers in it", '<div class="mats">' + "".join(
+            _captioned(_value(a, caption=None), math_html(label)) for label, a in e.rows)
+            + "</div>"))
     symbol = e.symbol if e.contribution is None else f"{e.symbol}@{s.symbol}:{e.position}"
     if e.numbers:
         lhs, rhs = e.numbers.rsplit(" = ", 1)
@@ -413,7 +419,8 @@ def _fd_cell(u, kink_rule) -> str:
     n, total = int(_np.count_nonzero(u.fd_checked)), int(_np.asarray(u.fd_checked).size)
     if u.grad.size <= 6:
         shown = _np.where(u.fd_checked, u.grad_fd, _np.nan)
-        return f'{_value(shown, "fd")} <span class="{cls}">{mark}</span>'
+        return (f'<span class="fdcell">{_value(shown, "fd", caption=None)} '
+                f'<span class="{cls}">{mark}</span></span>')
     diff = float(_np.abs(u.grad[u.fd_checked] - u.grad_fd[u.fd_checked]).max()) if n else 0.0
     return (f'<span class="hint">largest difference</span> <span class="num fd-diff">'
             f'{escape(fmt(diff))}</span> <span class="{cls}">{mark}</span> '
@@ -423,18 +430,26 @@ def _fd_cell(u, kink_rule) -> str:
 def _update_step(wt) -> str:
     ids = " ".join(u.box_id for u in wt.updates)
     lr = fmt(wt.lr)
-    rows = []
-    sums = []
+    cards = []
     for u in wt.updates:
-        rows.append(
-            f'<tr data-param="{u.box_id}"><td class="math">{_label_html(wt, u.box_id)}</td>'
-            f"<td>{_value(u.value, 'old-value', UPDATE_DIGITS)}</td>"
-            f'<td class="op">−&nbsp;{escape(lr)}&nbsp;×</td>'
-            f'<td>{_value(u.grad, "grad-value")}</td><td class="op">=</td>'
-            f'<td>{_value(u.new_value, "result new-value", UPDATE_DIGITS)}</td>'
-            f"<td>{_fd_cell(u, wt.kink_rule)}</td></tr>")
-        if u.parts:
-            sums.append(_sum_row(u.symbol, u.parts, u.grad))
+        big = u.value.size > 36  # a large weight: its corner is enough to see the step
+        lim = 6 if big else MATRIX_LIMIT
+        cap = escape(shape_text(u.value.shape)) + (", top-left corner" if big else "") \
+            if u.value.size > 1 else None
+        parts = "".join(_sum_row(u.symbol, u.parts, u.grad)) if u.parts else ""
+        cards.append(
+            f'<div class="update-card" data-param="{u.box_id}">'
+            f'<div class="update-name math">{_label_html(wt, u.box_id)}</div>{parts}'
+            '<div class="mats">'
+            + _captioned(_value(u.value, "old-value", UPDATE_DIGITS, None, lim),
+                         f"w{', ' + cap if cap else ''}")
+            + f'<span class="op">−&nbsp;{escape(lr)}&nbsp;×</span>'
+            + _captioned(_value(u.grad, "grad-value", caption=None, limit=lim), "∂L/∂w")
+            + '<span class="op">=</span>'
+            + _captioned(_value(u.new_value, "result new-value", UPDATE_DIGITS, None, lim),
+                         "new w")
+            + f'</div><div class="fd-line"><span class="label">finite-difference estimate '
+            f"of ∂L/∂w</span> {_fd_cell(u, wt.kink_rule)}</div></div>")
     change = wt.loss_after - wt.loss_before
     verdict = ("Every gradient on this page agrees with its finite-difference estimate."
                if wt.all_agree else "Some gradients disagree with their finite-difference "
@@ -445,10 +460,7 @@ def _update_step(wt) -> str:
         '<span class="tag update">Gradient-descent update</span>'
         f"<h2>Move every weight against its gradient: "
         f"<span class=\"math\">w ← w − η · {math_html('⟪L|w⟫')}</span>, η = {escape(lr)}</h2>"
-        + "".join(sums) +
-        '<div class="scroll"><table class="params update"><tr><th>weight</th><th>w</th><th>'
-        "</th><th>∂L/∂w</th><th></th><th>new w</th><th>finite-difference estimate of ∂L/∂w"
-        "</th></tr>" + "".join(rows) + "</table></div>"
+        '<div class="updates">' + "".join(cards) + "</div>"
         '<div class="lossbox"><div><div class="label">loss before</div>'
         f'<div class="loss before" id="loss-before">{escape(fmt(wt.loss_before, 6))}</div></div>'
         '<div class="op">→</div><div><div class="label">loss after one step</div>'

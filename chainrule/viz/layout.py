@@ -99,13 +99,29 @@ def layered_layout(nodes, edges, rankdir: str = "LR", rank_gap: float = 56,
             if not isinstance(v, tuple):
                 boxes[v] = (cx - w / 2, cy - h / 2, w, h)
 
+    def at(along_pos, across_pos):
+        return (along_pos, across_pos) if rankdir == "LR" else (across_pos, along_pos)
+
+    # an edge runs straight along its own lane through every rank it crosses (from a box's
+    # edge to the end of the box's rank, and through the ranks it skips), and bends only
+    # in the gaps between ranks: so it never passes behind a wider box of the same rank
     routes = {}
     for key, chain in chain_of.items():
         s, d = chain[0], chain[-1]
-        pts = [_port(boxes[s], rankdir, out=True)]
-        pts += [point[v] for v in chain[1:-1]]
-        pts.append(_port(boxes[d], rankdir, out=False))
-        routes[key] = pts
+        first = _port(boxes[s], rankdir, out=True)
+        pts = [first]
+        start, depth = rank_pos[vrank[s]]
+        if first[along] < start + depth - 0.5:
+            pts.append(at(start + depth, first[across]))
+        for v in chain[1:-1]:
+            start, depth = rank_pos[vrank[v]]
+            pts += [at(start, point[v][across]), at(start + depth, point[v][across])]
+        last = _port(boxes[d], rankdir, out=False)
+        start, _ = rank_pos[vrank[d]]
+        if last[along] > start + 0.5:
+            pts.append(at(start, last[across]))
+        pts.append(last)
+        routes[key] = [p for k, p in enumerate(pts) if k == 0 or p != pts[k - 1]]
     width = extent_along if rankdir == "LR" else hi + margin
     height = hi + margin if rankdir == "LR" else extent_along
     return Layout(boxes, routes, width, height, rankdir)

@@ -50,7 +50,10 @@ def chain_network(depth: int = 3, activation: str = "sigmoid", seed: int = 0,
     """The chain of single units on one data point (x, y), float64.
 
     Weights w1..w_(depth+1) are drawn from N(0, 1) with ``seed`` (or given as
-    ``weights``); w_(depth+1) feeds the prediction ŷ = σ(z_(depth+1)).
+    ``weights``); w_(depth+1) feeds the prediction ŷ = σ(z_(depth+1)).  For ``relu`` the
+    drawn hidden weights w1..w_depth are taken with the sign that makes every z_i positive
+    (|w_i|, and w1 the sign of x): a unit with z <= 0 is off, passes no gradient back, and
+    a chain with one such unit would teach nothing below it.
     """
     if not 1 <= depth <= 12:
         raise ValueError(f"depth must be between 1 and 12, got {depth}")
@@ -62,6 +65,9 @@ def chain_network(depth: int = 3, activation: str = "sigmoid", seed: int = 0,
         gen = cr_random.Generator().manual_seed(seed)
         weights = [float(v) for v in cr_random.normal_array((n,), 0.0, 1.0, float64.np,
                                                              generator=gen)]
+        if activation == "relu":  # every unit on: z_i = w_i h_(i-1) > 0 (see above)
+            weights[:depth] = [abs(w) for w in weights[:depth]]
+            weights[0] = weights[0] if x >= 0 else -weights[0]
     weights = [float(v) for v in weights]
     if len(weights) != n:
         raise ValueError(f"expected {n} weights for depth {depth}, got {len(weights)}")

@@ -24,6 +24,8 @@ PAD_X = 10.0
 PAD_Y = 7.0
 LINE_GAP = 3.0
 MIN_W = 74.0
+NOTE_H = 22.0  # the note line under a drawing
+NOTE_COLOUR = "#a4370c"
 
 # kind -> (fill, stroke, dashed)
 KIND_STYLE = {
@@ -67,12 +69,19 @@ class Picture:
                                      rank_gap=44 if compact else 56)
 
     @property
+    def note(self):
+        """A line under the drawing: what it cannot show, and why (or None)."""
+        return self.graph.note
+
+    @property
     def width(self) -> float:
+        if self.note:
+            return max(self.layout.width, text_width(self.note, "meta", self.styles) + 2 * PAD_X)
         return self.layout.width
 
     @property
     def height(self) -> float:
-        return self.layout.height
+        return self.layout.height + (NOTE_H if self.note else 0.0)
 
     def style_of(self, box):
         if box.id == self.graph.root and box.kind == "op":

@@ -3,7 +3,7 @@ system binaries): the same layout as the SVG."""
 
 from __future__ import annotations
 
-from .picture import LINE_GAP, PAD_X, PAD_Y, Picture, smooth_path
+from .picture import LINE_GAP, NOTE_COLOUR, PAD_X, PAD_Y, Picture, smooth_path
 
 DPI = 100
 
@@ -19,7 +19,7 @@ def render_png(pic: Picture, path, scale: float = 2.0) -> None:
         raise RuntimeError("chainrule.viz: PNG output needs matplotlib "
                            "(pip install matplotlib); SVG and DOT do not") from exc
     lay = pic.layout
-    w, h = lay.width, lay.height
+    w, h = pic.width, pic.height
     fig = Figure(figsize=(w / DPI, h / DPI), dpi=DPI * scale)
     FigureCanvasAgg(fig)
     ax = fig.add_axes((0, 0, 1, 1))
@@ -54,6 +54,10 @@ def render_png(pic: Picture, path, scale: float = 2.0) -> None:
                     family="monospace" if mono else "sans-serif", va="baseline", ha="left",
                     zorder=4)
             ty += LINE_GAP
+    if pic.note:
+        size = pic.styles["meta"][0] * 1.1
+        ax.text(PAD_X, lay.height + size + 2, pic.note, fontsize=size * pt, color=NOTE_COLOUR,
+                va="baseline", ha="left", zorder=4)
     fig.savefig(path, format="png", dpi=DPI * scale, facecolor="white")
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from xml.sax.saxutils import escape, quoteattr
 
-from .picture import FONT_MONO, FONT_SANS, LINE_GAP, PAD_X, PAD_Y, Picture, smooth_path
+from .picture import FONT_MONO, FONT_SANS, LINE_GAP, NOTE_COLOUR, PAD_X, PAD_Y, Picture, smooth_path
 
 
 def _n(x: float) -> str:
@@ -31,7 +31,7 @@ def render_svg(pic: Picture, *, standalone: bool = True, progressive: bool = Fal
     """
     g = pic.graph
     lay = pic.layout
-    w, h = lay.width, lay.height
+    w, h = pic.width, pic.height
     out = []
     if standalone:
         out.append('<?xml version="1.0" encoding="UTF-8"?>')
@@ -83,5 +83,10 @@ def render_svg(pic: Picture, *, standalone: bool = True, progressive: bool = Fal
             out.append(f'<text class="{cls}" {attrs} xml:space="preserve">{escape(text)}</text>')
             ty += LINE_GAP
         out.append("</g>")
-    out.append("</g></svg>")
+    out.append("</g>")
+    if pic.note:
+        size = pic.styles["meta"][0] * 1.1
+        out.append(f'<text class="note" x="{_n(PAD_X)}" y="{_n(lay.height + size + 2)}" '
+                   f'font-size="{_n(size)}" fill="{NOTE_COLOUR}">{escape(pic.note)}</text>')
+    out.append("</svg>")
     return "\n".join(out)

@@ -303,6 +303,13 @@ def test_gradients_at_kinks_follow_torch():
     (CF.relu(x) + CF.leaky_relu(x, 0.2) * 10 + CF.elu(x, 0.5) * 100).sum().backward()
     # relu'(0) = 0; leaky_relu'(0) = slope; elu'(0) = alpha (torch's conventions)
     np.testing.assert_allclose(x.grad.numpy(), [0 + 2 + 50] * 3)
+    # hardtanh and relu6: 0 on the bounds themselves, 1 strictly inside (not clamp's 1)
+    h = cr.tensor([-1.0, -0.5, 1.0, 0.0, 3.0, 6.0, 7.0], requires_grad=True)
+    (CF.hardtanh(h[:3]).sum() + CF.relu6(h[3:]).sum()).backward()
+    assert h.grad.tolist() == [0.0, 1.0, 0.0, 0.0, 1.0, 0.0, 0.0]
+    h = cr.tensor([-0.5, 1.5, 0.2], requires_grad=True)
+    CF.hardtanh(h * 1.0, -0.5, 1.5, inplace=True).sum().backward()
+    assert h.grad.tolist() == [0.0, 0.0, 1.0]
     z = cr.tensor([0.0], dtype=cr.float64, requires_grad=True)
     CF.logsigmoid(z).sum().backward()
     assert z.grad.item() == 0.5  # exact at 0, where |x| and min(x, 0) have kinks

@@ -165,7 +165,8 @@ def test_closure_runs_with_grad_enabled_and_returns_the_loss():
 def test_defaults_use_torchs_values():
     p = make_params()
     assert optim.SGD(p).defaults == dict(lr=1e-3, momentum=0, dampening=0, weight_decay=0,
-                                         nesterov=False, maximize=False)
+                                         nesterov=False, maximize=False, foreach=None,
+                                         differentiable=False, fused=None)
     adam = optim.Adam(p).defaults
     assert (adam["lr"], adam["betas"], adam["eps"], adam["weight_decay"], adam["amsgrad"]) == \
         (1e-3, (0.9, 0.999), 1e-8, 0, False)

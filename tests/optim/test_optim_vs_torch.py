@@ -128,7 +128,8 @@ def test_matches_torch(torch, case, dtype, rtol, atol):
     tgroup = topt.state_dict()["param_groups"][0]
     for key, value in sd["param_groups"][0].items():
         assert key in tgroup, key
-        assert value == tgroup[key], key
+        if key != "foreach":  # the torch run asks for its single-tensor path
+            assert value == tgroup[key], key
 
 
 def _mlp_loss(ns, params, x, y):

@@ -15,6 +15,7 @@ import pytest
 
 from chainrule import optim
 from chainrule.viz import explain
+from chainrule.viz.formulas import minus
 from chainrule.viz.graph import fmt, fmt_array
 from chainrule.viz.networks import chain_network, mlp_network
 
@@ -45,9 +46,11 @@ def browser(tmp_path_factory):
 
     profile = tmp_path_factory.mktemp("chromium-profile")
     with sync_playwright() as p:
+        # reduced motion: the page then turns its transitions and animations off, so that
+        # what a screenshot shows is the step's final state, not a frame of a transition
         ctx = p.chromium.launch_persistent_context(
             str(profile), executable_path=CHROMIUM, args=ARGS, headless=True,
-            viewport={"width": 1280, "height": 900})
+            viewport={"width": 1280, "height": 900}, reduced_motion="reduce")
         yield ctx
         ctx.close()
 
@@ -90,8 +93,9 @@ def test_chain_page_steps_forward_then_backward_with_the_right_numbers(browser, 
         if t.requires_grad and t.grad_fn is not None:
             t.retain_grad()
     ex.loss.backward(retain_graph=True)
-    value = {k: fmt_array(t.data) for k, t in ex.names.items()}
-    grad = {k: fmt_array(t.grad.data) for k, t in ex.names.items()
+    # the page writes negative numbers with the formulas' minus sign (−0.5)
+    value = {k: minus(fmt_array(t.data)) for k, t in ex.names.items()}
+    grad = {k: minus(fmt_array(t.grad.data)) for k, t in ex.names.items()
             if t.requires_grad and k != "L"}
     weights = [ex.names[f"w{i}"] for i in range(1, 5)]
     optim.SGD(weights, lr=0.5).step()
@@ -136,9 +140,15 @@ def test_chain_page_steps_forward_then_backward_with_the_right_numbers(browser, 
                 card = active.locator(f'.edge-card[data-input="{e.box_id}"]')
                 assert card.locator(".result").text_content() == grad[e.symbol], e.symbol
                 assert card.locator(".cr").text_content() == grad[e.symbol]
-                assert card.locator(".fd").text_content() == fmt_array(e.fd)
+                assert card.locator(".fd").text_content() == minus(fmt_array(e.fd))
                 assert "they agree" in card.locator(".check").text_content()
-            # the gradient of this node is now on the graph
+                # each input's gradient is on the graph at the step that computes it
+                assert page.is_visible(f"#node-{e.box_id} text.g"), e.symbol
+                if k < n_steps - 2:  # ... and not before
+                    page.keyboard.press("ArrowLeft")
+                    if e.box_id.startswith("op"):
+                        assert not page.is_visible(f"#node-{e.box_id} text.g"), e.symbol
+                    page.keyboard.press("ArrowRight")
             assert page.is_visible(f"#node-{s.box_id} text.g")
             seen_backward.append(box[st["current"][0]])
             if s.symbol == "h2":
@@ -148,8 +158,8 @@ def test_chain_page_steps_forward_then_backward_with_the_right_numbers(browser, 
             assert page.text_content("#loss-before") == fmt(ex.loss.item(), 6)
             assert page.text_content("#loss-after") == fmt(after.loss.item(), 6)
             for i, w in enumerate(weights, 1):
-                row = page.locator(f'tr[data-param="{box_of[f"w{i}"]}"]')
-                assert row.locator(".new-value").text_content() == fmt_array(w.data, 6)
+                row = page.locator(f'.update-card[data-param="{box_of[f"w{i}"]}"]')
+                assert row.locator(".new-value").text_content() == minus(fmt_array(w.data, 6))
             page.screenshot(path=str(tmp_path / "explain-update.png"), full_page=True)
     assert seen_forward == ["z1", "h1", "z2", "h2", "z3", "h3", "z4", "ŷ", "L"]
     assert seen_backward == ["L", "ŷ", "z4", "h3", "z3", "h2", "z2", "h1", "z1"]
@@ -186,8 +196,94 @@ def test_mlp_page_shows_the_matrix_form(browser, tmp_path):
     card = page.locator('#panel .step.active .edge-card[data-form="matrix"]').first
     assert card.locator("table.mat").count() == 3  # row vector, Jacobian, result
     w = ex.params.fc2.weight
-    box = next(e.box_id for s in wt.backward for e in s.edges if e.symbol == "fc2.weight")
-    shown = page.locator(f'#panel .step.active .edge-card[data-input="{box}"] .result')
-    assert shown.text_content() == fmt_array(w.grad.data)
+    box = next(b for b, name in wt.labels.items() if name == "fc2.weight")
+    card = page.locator(f'#panel .step.active .edge-card[data-input="{box}"]')
+    assert card.locator(".result").text_content() == minus(fmt_array(w.grad.data))
+    assert card.locator("h3").text_content() == "Gradient for W2 (fc2.weight)"
     page.screenshot(path=str(tmp_path / "mlp.png"), full_page=True)
+    assert errors == []
+
+
+def _goto(page, k):
+    page.keyboard.press("Home")
+    for _ in range(k):
+        page.keyboard.press("ArrowRight")
+
+
+def test_a_relu_kink_is_shown_as_one_in_the_browser(browser, tmp_path):
+    from chainrule.viz.networks import chain_network as chain
+
+    ex = chain(3, "relu", x=0.7, y=1, weights=[0.8, -1.2, 0.5, 1.5])
+    path = tmp_path / "relu.html"
+    wt = explain(ex.loss, path, names=ex.names, notes=ex.notes)
+    page, errors, _ = _open(browser, path)
+    _goto(page, 1 + len(wt.forward) + [s.symbol for s in wt.backward].index("z3"))
+    check = page.locator("#panel .step.active > .row .check").first
+    assert check.is_visible() and "kink" in check.get_attribute("class")
+    text = check.text_content()
+    assert "not differentiable here (a kink)" in text and "slope from the left" in text
+    assert "agree" not in text
+    page.screenshot(path=str(tmp_path / "relu-kink.png"), full_page=True)
+    assert errors == []
+
+
+def test_a_wide_network_stays_readable(browser, tmp_path):
+    ex = mlp_network((2, 4, 4, 3), "tanh", seed=5)
+    path = tmp_path / "wide.html"
+    wt = explain(ex.loss, path, names=ex.names, params=ex.params)
+    page, errors, _ = _open(browser, path)
+    n_steps = 1 + len(wt.forward) + len(wt.backward) + 1
+    font = page.evaluate("() => document.querySelector('#graph svg text.title')"
+                         ".getBoundingClientRect().height")
+    assert font >= 12  # the graph is never shrunk to unreadable text (it was ~7 px)
+
+    def in_view():
+        return page.evaluate("""() => {
+            const view = document.getElementById('graph').getBoundingClientRect();
+            return Array.from(document.querySelectorAll(
+                '#graph .node.current, #graph .node.input')).every(n => {
+                const b = n.getBoundingClientRect();
+                return b.left >= view.left - 1 && b.right <= view.right + 1 &&
+                       b.top >= view.top - 1 && b.bottom <= view.bottom + 1; });
+        }""")
+
+    for k in range(1, n_steps - 1):  # the step's node and its inputs are scrolled into view
+        page.keyboard.press("ArrowRight")
+        assert in_view(), k
+    # the whole graph is one click away
+    assert page.is_visible("#fit")
+    page.click("#fit")
+    wrap = page.evaluate("() => { const w = document.getElementById('graph'); "
+                         "return [w.scrollWidth, w.clientWidth]; }")
+    assert wrap[0] <= wrap[1] + 1
+    page.click("#fit")
+    # in a narrow window a wide Jacobian scrolls inside its card instead of overflowing it
+    page.set_viewport_size({"width": 800, "height": 900})
+    _goto(page, 1 + len(wt.forward) + [s.symbol for s in wt.backward].index("z3"))
+    overflow = page.evaluate("""() => Array.from(document.querySelectorAll(
+        '#panel .step.active .edge-card')).map(c => c.scrollWidth - c.clientWidth)""")
+    assert overflow and max(overflow) <= 1, overflow
+    page.screenshot(path=str(tmp_path / "wide-800.png"), full_page=True)
+    assert errors == []
+
+
+def test_a_value_read_twice_adds_up_in_the_browser(browser, tmp_path):
+    import chainrule as cr
+
+    a = cr.tensor(0.4, dtype=cr.float64, requires_grad=True)
+
+    def build():
+        b = a.exp()
+        return b * b + b.sin()
+
+    path = tmp_path / "sum.html"
+    wt = explain(build, path, names={"a": a})
+    page, errors, _ = _open(browser, path)
+    b = next(s for s in wt.backward if s.op == "exp")
+    _goto(page, 1 + len(wt.forward) + wt.backward.index(b))
+    row = page.locator("#panel .step.active .sum-row")
+    assert row.is_visible()
+    assert row.locator(".part").count() == 3
+    assert row.locator(".sum-total").text_content() == minus(fmt_array(b.grad_out))
+    assert "via" in row.text_content()
     assert errors == []

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from chainrule.cli import main
+from chainrule.viz.formulas import minus
 from chainrule.viz.graph import fmt_array
 from chainrule.viz.networks import chain_network
 
@@ -38,7 +39,10 @@ def test_explain_text_prints_the_walk_through(capsys):
     assert f"      z1 = 0.5 · 0.3 = {fmt_array(ex.names['z1'].data)}" in text
     for i in (1, 2, 3):
         w = ex.names[f"w{i}"]
-        assert f"  w{i}: {fmt_array(w.data)} − 0.1 × {fmt_array(w.grad.data)}" in text
+        g = fmt_array(w.grad.data)
+        g = f"({g})" if g.startswith("-") else g  # a negative number after × in parentheses
+        line = f"  w{i}: {fmt_array(w.data, 6)} − 0.1 × {g} = "
+        assert minus(line) in text, line
     assert "every chain-rule gradient agrees with its finite-difference estimate" in text
 
 
@@ -82,7 +86,22 @@ def test_explain_a_trained_run(tmp_path, capsys):
     assert "every gradient agrees" in capsys.readouterr().out
     page = out.read_text(encoding="utf-8")
     assert "Backpropagation through the trained MLP 64-16-10 relu" in page
-    assert "0.weight" in page and "2.bias" in page
+    # parameters read W1, b1, ... with their module names beside, not "∂L/∂0.weight"
+    assert ('<var>W<sub>1</sub></var> <span class="modname">(0.weight)</span>' in page and
+            '<var>b<sub>2</sub></var> <span class="modname">(2.bias)</span>' in page)
+    assert '<var class="mod">0.weight</var>' not in page
+    # chainrule train's loss has label smoothing 0.1: the gradient formula says so, with
+    # the softmax and the smoothed target it subtracts
+    assert ("(softmax(<var>z<sub>2</sub></var>) − t) / N, t = (<span class=\"num\">1</span> − "
+            "ε) · onehot(<var>y</var>) + ε/K") in page
+    assert ('<span class="num">0.9</span> · onehot(<var>y</var>) + <span class="num">0.1'
+            '</span>/<span class="num">10</span>') in page
+    # the update panel writes weights as matrices (no bracketed strings) with the
+    # finite-difference estimate beside each gradient
+    update = page.split('data-phase="update"')[1]
+    assert update.count('class="update-card"') == 4
+    assert update.count('table class="mat old-value"') == 4
+    assert "[[" not in update and "largest difference" in update
     assert main(["explain", "--model", str(run), "--sample", "100000"]) == 2
     assert "--sample 100000: the test set has" in capsys.readouterr().err
 
@@ -100,7 +119,27 @@ def test_train_inspect_writes_the_picture_and_statistics(tmp_path, capsys):
     assert all(v > 0 for v in stats["grad_norm"]["0"])
     assert all(0 <= v <= 1 for v in stats["dead_frac"]["0"])
     assert all(1e-6 < v < 1 for v in stats["update_ratio"]["2"])
+    assert stats["activation"] == {"0": "ReLU", "2": "ReLU", "4": "own outputs"}
     assert "warning" not in captured.err
+
+
+def test_train_inspect_resume_goes_on_from_the_first_run(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", "--epochs", "2", "--hidden", "16", "--out", str(run),
+                 "--inspect", "--quiet"]) == 0
+    first = json.loads((run / "inspect.json").read_text())
+    assert main(["train", "--resume", str(run), "--epochs", "4", "--inspect"]) == 0
+    out = capsys.readouterr().out
+    stats = json.loads((run / "inspect.json").read_text())
+    # the epochs continue, the first run's statistics stay (the reference for
+    # vanishing/exploding gradients is the run's first epoch, not the resumed one's)
+    assert stats["epoch"] == [1, 2, 3, 4]
+    for layer in ("0", "2"):
+        assert stats["grad_norm"][layer][:2] == first["grad_norm"][layer]
+        assert len(stats["grad_norm"][layer]) == 4
+    assert stats["loss"][:2] == first["loss"]
+    # and the summary line lists the inspector's files
+    assert "curves.png, inspect.png, inspect.json to" in out
 
 
 def test_train_inspect_warns_about_dead_relus_and_vanishing_gradients(tmp_path, capsys):
@@ -109,8 +148,9 @@ def test_train_inspect_warns_about_dead_relus_and_vanishing_gradients(tmp_path, 
     main(["train", "--epochs", "3", "--optimizer", "sgd", "--lr", "3", "--out", str(run),
           "--quiet", "--inspect"])
     err = capsys.readouterr().err
-    assert "chainrule train: warning: dead ReLUs in layer 2" in err
-    assert "chainrule train: warning: vanishing gradients in layer 0" in err
+    # warnings name the layer: its place in the model and what it is
+    assert "chainrule train: warning: dead ReLUs in layer 2 (Linear 128→64)" in err
+    assert "chainrule train: warning: vanishing gradients in layer 0 (Linear 64→128)" in err
     stats = json.loads((run / "inspect.json").read_text())
     assert max(stats["dead_frac"]["2"]) > 0.5
 
@@ -124,5 +164,6 @@ def test_train_inspect_names_the_op_behind_a_nan_loss(tmp_path, capsys):
     err = capsys.readouterr().err
     warning = next(line for line in err.splitlines() if "warning: the loss is NaN" in line)
     assert "anomaly mode names the first op: linear produced NaN or Inf" in warning
+    assert warning.endswith("; it ran in layer 2 (Linear 128→64)")  # the module it ran in
     assert "training diverged" in err
     assert (run / "inspect.png").exists()  # what was seen up to the NaN is kept

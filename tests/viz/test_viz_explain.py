@@ -119,8 +119,12 @@ def test_mlp_vector_jacobian_form():
     wt = walkthrough(ex.loss, names=ex.names, params=ex.params, lr=0.1)
     model = ex.params
     ex.loss.backward(retain_graph=True)
-    ups = {u.symbol: u for u in wt.updates}
-    assert set(ups) == {"fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias"}
+    # a module's weights are written W1, b1, ... with their module names beside
+    ups = {wt.labels[u.box_id]: u for u in wt.updates}
+    assert {u.symbol: wt.labels[u.box_id] for u in wt.updates} == {
+        "W1": "fc1.weight", "b1": "fc1.bias", "W2": "fc2.weight", "b2": "fc2.bias"}
+    assert wt.label(wt.updates[0].box_id) == "W1 (fc1.weight)"
+    assert plain(wt.forward[0].formula) == "z1 = x W1ᵀ + b1"
     for name, p in model.named_parameters():
         np.testing.assert_allclose(ups[name].grad, p.grad.data, rtol=1e-12, atol=1e-15)
         np.testing.assert_allclose(ups[name].new_value, p.data - 0.1 * p.grad.data, rtol=1e-12)
@@ -134,7 +138,7 @@ def test_mlp_vector_jacobian_form():
                 np.testing.assert_allclose(row.reshape(e.value.shape), e.value, rtol=1e-12,
                                            atol=1e-15)
             assert e.agree
-    assert forms[("z2", "fc2.weight")] == "matrix"
+    assert forms[("z2", "W2")] == "matrix"
     assert forms[("h1", "z1")] == "elementwise"
     assert forms[("L", "z2")] == "matrix"
     # after one SGD step the loss computed by the model again is the panel's "after"
@@ -170,8 +174,20 @@ def test_explain_refuses_what_it_cannot_explain():
         walkthrough(cr.tensor(1.0))
     from chainrule.viz import ReplayError
 
-    with pytest.raises(ReplayError, match="record"):
-        walkthrough(F.mse_loss(w, cr.tensor([0.0, 0.0])))
+    with pytest.raises(ReplayError, match=r"explain\(lambda: "):
+        walkthrough(F.mse_loss(w * cr.ones(100, 2), cr.zeros(100, 2)))
+
+
+def test_explain_a_plainly_built_graph():
+    # no record(), no lambda: tiny constants are kept by the graph itself
+    w = cr.tensor([0.5, -1.0], dtype=cr.float64, requires_grad=True)
+    x = cr.tensor([1.0, 2.0], dtype=cr.float64)
+    y = cr.tensor(1.0, dtype=cr.float64)
+    loss = ((w * x).sum() - y) ** 2
+    wt = explain(loss, names={"w": w, "x": x, "y": y})
+    loss.backward()
+    assert wt.all_agree and wt.loss_before == loss.item()
+    np.testing.assert_allclose(wt.updates[0].grad, w.grad.data)
 
 
 def test_text_walkthrough(tmp_path):
@@ -184,6 +200,9 @@ def test_text_walkthrough(tmp_path):
     assert lines[0] == "Backpropagation through a chain of 3 tanh units"
     assert "[1/19] forward  z1 = w1 · x" in text
     assert "[10/19] backward at L: start with dL/dL = 1" in text
+    # the first rule is not circular: dL/dL = 1 times the loss formula's own derivative
+    assert "→ dL/dŷ = dL/dL · dℓ/dŷ" in text and "dL/dL · dL/dŷ" not in text
+    assert "      dℓ/dŷ = (ŷ − y) / (ŷ · (1 − ŷ)) = " in text
     assert "[19/19] GRADIENT DESCENT: w ← w − η · dL/dw with η = 0.5" in text
     assert text.count("✓ agree") == sum(1 + len(s.edges) for s in wt.backward) - 1 + len(
         wt.updates)
@@ -214,3 +233,194 @@ def test_big_elementwise_steps_show_their_local_derivative():
     assert edge.form == "elementwise" and edge.jacobian is None
     np.testing.assert_array_equal(edge.local, (z.data > 0).astype(float))
     assert edge.agree and edge.fd_checked.sum() == 24  # a spread of the entries
+
+
+# ------------------------------------------------------------------ what the pages say
+
+
+def _html(wt):
+    from chainrule.viz.html import render_html
+
+    return render_html(wt)
+
+
+def _step_html(page, k):
+    """The HTML of page step ``k`` (0: the start, then forward, backward, the update)."""
+    return page.split('<div class="step" ')[k + 1]
+
+
+def test_a_kink_on_the_arriving_gradient_is_shown_as_a_kink():
+    # h2 = relu(z2 < 0) = 0, so z3 = w3 h2 = 0 sits on h3 = relu(z3)'s kink: dL/dz3 has
+    # no derivative there; the page must show the one-sided slopes, not "they agree"
+    # beside a central difference that differs from the chain-rule value
+    ex = chain_network(3, "relu", x=0.7, y=1, weights=[0.8, -1.2, 0.5, 1.5])
+    wt = walkthrough(ex.loss, names=ex.names, notes=ex.notes)
+    z3 = next(s for s in wt.backward if s.symbol == "z3")
+    assert z3.grad_out_kink and float(z3.grad_out) == 0.0
+    right, left = (float(v) for v in z3.grad_out_sides)
+    assert left == pytest.approx(0.0, abs=1e-9) and right < -1e-3  # one-sided slopes
+    assert z3.grad_out_agree and wt.all_agree
+    text = render_text(wt)
+    block = text.split("backward at z3 (multiply)")[1].split("\n    →")[0]
+    assert "not differentiable here (a kink)" in block and "✓ agree" not in block
+    assert "the chain rule gives the slope from the left" in block
+    assert "relu′(0) = 0" in block
+    page = _html(wt)
+    k = len(wt.forward) + 1 + [s.symbol for s in wt.backward].index("z3")
+    step = _step_html(page, k)
+    check = step.split('<span class="label">Checked</span>')[1].split("</div></div>")[0]
+    assert "not differentiable here (a kink)" in check and "they agree" not in check
+    assert "slope from the left" in check
+    # the unit that is off says so where its relu passes no gradient
+    h3 = next(s for s in wt.backward if s.symbol == "h3")
+    assert plain(h3.edges[0].note).startswith("This unit is off: z3 = 0, exactly at relu's "
+                                              "kink, where chainrule (like torch) takes "
+                                              "relu′(0) = 0.")
+    live = chain_network(2, "relu", x=1.0, weights=[1.0, -0.5, 2.0])  # z2 = -0.5
+    h2 = next(s for s in walkthrough(live.loss, names=live.names).backward
+              if s.symbol == "h2")
+    assert "z2 = -0.5 < 0, and relu′(z) = 0 for z < 0" in plain(h2.edges[0].note)
+
+
+def test_cross_entropy_gradient_formula_follows_its_options():
+    z = cr.tensor([[1.0, -0.5, 0.25]], dtype=cr.float64, requires_grad=True)
+    y = cr.tensor([2])
+    p = (np.exp(z.data) / np.exp(z.data).sum())[0]
+    cases = [  # (options, target row t, divisor, words the formula must hold)
+        ({}, np.eye(3)[2], 1.0, "(softmax(z) − onehot(y)) / N"),
+        ({"label_smoothing": 0.1}, 0.9 * np.eye(3)[2] + 0.1 / 3, 1.0,
+         "(softmax(z) − t) / N, t = (1 − ε) · onehot(y) + ε/K"),
+        ({"label_smoothing": 0.1, "reduction": "sum"}, 0.9 * np.eye(3)[2] + 0.1 / 3, 1.0,
+         "(softmax(z) − t), t = (1 − ε) · onehot(y) + ε/K"),
+    ]
+    for options, t, n, words in cases:
+        wt = walkthrough(lambda o=options: F.cross_entropy(z, y, **o), names={"z": z, "y": y})
+        edge = wt.backward[0].edges[0]
+        assert words in plain(edge.compact), (options, plain(edge.compact))
+        rows = {plain(label).split(" = ")[0]: a for label, a in edge.rows}
+        np.testing.assert_allclose(rows["softmax(z)"], p[None], rtol=1e-12)
+        np.testing.assert_allclose(rows["t"], t[None], rtol=1e-12)
+        # the numbers shown are the gradient: (softmax - t) / N
+        np.testing.assert_allclose(edge.value, (p - t)[None] / n, rtol=1e-10)
+    # class weights: the weighted form, and its numbers reproduce the library's gradient
+    w = cr.tensor([1.0, 2.0, 0.5], dtype=cr.float64)
+    wt = walkthrough(lambda: F.cross_entropy(z, y, weight=w, label_smoothing=0.2),
+                     names={"z": z, "y": y, "w": w})
+    edge = wt.backward[0].edges[0]
+    assert "(s ⊙ softmax(z) − t) / Σ w[y]" in plain(edge.compact)
+    assert [plain(label).split(" = ")[0] for label, _ in edge.rows] == [
+        "softmax(z)", "t", "s", "Σ w[y] (kept rows)"]
+    # the forward step writes the target as a class, not as "[[2]]"
+    wt = walkthrough(lambda: F.cross_entropy(z, y), names={"z": z, "y": y})
+    fwd = plain(wt.forward[0].numbers)
+    assert "[[" not in fwd.split("softmax")[-1] and fwd.startswith("L = −log softmax(")
+    assert fwd.endswith(f"= −log {p[2]:.4g} = {-np.log(p[2]):.4g}")
+
+
+def test_a_value_read_twice_shows_its_gradient_as_a_sum():
+    a = cr.tensor(0.4, dtype=cr.float64, requires_grad=True)
+    w = cr.tensor([0.5, -1.0], dtype=cr.float64, requires_grad=True)
+    x = cr.tensor([1.0, 2.0], dtype=cr.float64)
+
+    def build():
+        b = a.exp()
+        return b * b + b.sin() + (w * x).sum() + (w ** 2).sum()
+
+    wt = walkthrough(build, names={"a": a, "w": w, "x": x})
+    b = next(s for s in wt.backward if s.op == "exp")
+    square = next(s for s in wt.backward if s.op == "multiply" and len(s.edges) == 2)
+    sin = next(s for s in wt.backward if s.op == "sin")
+    assert square.edges[0].box_id == square.edges[1].box_id == b.box_id
+    # b = exp(a) is read three times (twice by b * b, once by sin); the backward pass
+    # reaches sin first: the contributions in the order they are computed
+    assert [(p.via, p.position) for p in b.parts] == [
+        (sin.symbol, 0), (square.symbol, 0), (square.symbol, 1)]
+    np.testing.assert_allclose(sum(p.value for p in b.parts), b.grad_out, rtol=1e-12)
+    assert [e.contribution for e in square.edges] == [(2, 3), (3, 3)]
+    assert sin.edges[0].contribution == (1, 3)
+    # w is read by two ops: the update panel adds the two contributions
+    u = next(u for u in wt.updates if u.symbol == "w")
+    assert len(u.parts) == 2
+    np.testing.assert_allclose(u.parts[0].value + u.parts[1].value, u.grad, rtol=1e-12)
+    assert next(u for u in wt.updates if u.symbol == "a").parts == []  # read once
+    text = render_text(wt)
+    assert f"{b.symbol} is read 3 times: its gradient is the sum of what comes back" in text
+    assert (f"d{'L'}/d{b.symbol} = {plain(fm_num(b.parts[0].value))} (via {sin.symbol}, "
+            "input 1) + ") in text.replace("−", "-")
+    assert "w is read 2 times" in text
+    assert text.count("[contribution ") == 5
+    page = _html(wt)
+    assert page.count('<span class="label">Adding up</span>') == 2
+    assert f"contribution 2 of 3, via <span class=\"math\"><var>{square.symbol[0]}" in page
+    # the heading names b once, through both inputs of b * b
+    step = _step_html(page, len(wt.forward) + 1 + wt.backward.index(square))
+    assert step.split("</h2>")[0].count("(through all 2 inputs)") == 1
+
+
+def fm_num(a):
+    from chainrule.viz.graph import fmt_array
+
+    return fmt_array(np.asarray(a))
+
+
+@pytest.mark.parametrize("depth,seed", [(3, s) for s in range(12)] + [(4, 1), (6, 0)])
+def test_relu_chains_are_alive_by_default(depth, seed):
+    ex = chain_network(depth, "relu", seed=seed)
+    wt = walkthrough(ex.loss, names=ex.names)
+    assert all(float(s.value) > 0 for s in wt.forward if s.op == "relu")
+    assert all(np.all(u.grad != 0) for u in wt.updates)
+    assert wt.loss_after < wt.loss_before and wt.advice == "The step lowered the loss."
+
+
+def test_a_dead_unit_is_named_instead_of_learning_rate_advice():
+    ex = chain_network(3, "relu", weights=[0.1, -0.2, 0.3, 0.4])
+    wt = walkthrough(ex.loss, names=ex.names, lr=0.5)
+    assert wt.loss_after == wt.loss_before
+    advice = plain(wt.advice)
+    assert advice.startswith("Every gradient is 0, so this step changes nothing. The gradient "
+                             "stops at h3 = relu(z3): z3 = 0")
+    assert "h2 = relu(z2) with z2 = -0.02" in advice and "dead ReLU" in advice
+    assert "learning rate would not help" in advice
+    page = _html(wt)
+    assert "try a smaller learning rate" not in page.lower()
+    assert 'class="note dead" id="advice"' in page
+
+
+def test_text_updates_have_the_pages_precision_and_parenthesized_negatives():
+    ex = chain_network(3, "sigmoid", seed=0)
+    wt = walkthrough(ex.loss, names=ex.names, lr=0.5)
+    text = render_text(wt)
+    w2 = next(u for u in wt.updates if u.symbol == "w2")
+    assert float(w2.grad) < 0
+    line = next(x for x in text.splitlines() if x.startswith("  w2: "))
+    assert line == (f"  w2: {float(w2.value):.6g} − 0.5 × ({float(w2.grad):.4g}) = "
+                    f"{float(w2.new_value):.6g}").replace("-", "−")
+    assert line.count("(") == 1 and "0.13" in line  # 6 digits: the step is visible
+
+
+def test_formulas_say_each_thing_once():
+    w = cr.tensor([0.3, -0.2], dtype=cr.float64, requires_grad=True)
+    wt = walkthrough(lambda: (w.exp() * w + w).sum(), names={"w": w})
+    text = render_text(wt)
+    assert "= 1 = 1" not in text
+    exp_edge = next(e for s in wt.backward if s.op == "exp" for e in s.edges)
+    numbers = plain(exp_edge.local_numbers)
+    assert numbers.count("=") == 1 and numbers.startswith("exp([0.3, -0.2]) = ")
+    # elementwise products of arrays are written ⊙, of numbers ·
+    mul = next(s for s in wt.forward if s.op == "multiply")
+    assert " ⊙ " in plain(mul.formula) and " · " not in plain(mul.formula)
+    ex = chain_network(2, "sigmoid", weights=[0.5, -0.25, 2.0])
+    assert plain(walkthrough(ex.loss, names=ex.names).forward[0].formula) == "z1 = w1 · x"
+
+
+def test_pages_write_minus_signs_alike():
+    ex = chain_network(3, "tanh", seed=2)
+    page = _html(walkthrough(ex.loss, names=ex.names))
+    panel = page.split('id="panel"')[1].split("</section>")[0]
+    graph = page.split('id="graph"')[1].split("</div>")[0]
+    import re
+
+    assert re.findall(r"(?<![\w.)\]])-\d", panel) == []
+    assert "−" in panel
+    texts = re.findall(r'<text class="(?:v|g)[^"]*"[^>]*>([^<]*)</text>', graph)
+    assert texts and not any(re.search(r"(?<![\w.])-\d", t) for t in texts)

@@ -159,7 +159,29 @@ def test_nan_loss_names_the_first_op_with_anomaly_mode():
     assert nan[0].startswith("the loss is NaN at epoch 1, step 1")
     assert "log produced NaN or Inf in its forward pass" in nan[0]
     assert "test_viz_inspector.py" in nan[0]  # the user's line that called the op
+    assert nan[0].endswith("; it ran after the model's forward (in the loss function)")
     assert not cr.autograd.is_anomaly_enabled()  # anomaly mode only for the rerun
+
+
+def test_nan_names_the_module_it_ran_in_and_the_rerun_is_not_counted():
+    class Log(nn.Module):  # a module whose forward makes NaN from negative inputs
+        def forward(self, x):
+            return x.log()
+
+    cr.manual_seed(6)
+    model = nn.Sequential(nn.Linear(4, 3), Log(), nn.Linear(3, 2))
+    X, y = _data()
+    insp = Inspector(model, on_warning=lambda m: None)
+    with np.errstate(invalid="ignore"):
+        loss = F.cross_entropy(model(X), y)
+        loss.backward()
+        insp.step(loss, rerun=lambda: F.cross_entropy(model(X), y))
+    assert insp.nan_report.endswith("; it ran in module 1 (Log)")
+    insp.end_epoch()
+    # only the training step's forward counts: the anomaly-mode rerun added nothing
+    h = X.data @ model[0].weight.data.T + model[0].bias.data
+    assert insp.history["act_mean"]["0"][0] == pytest.approx(h.mean(), rel=1e-5)
+    insp.close()
 
 
 def test_warnings_go_through_the_warnings_module_by_default():
@@ -174,7 +196,91 @@ def test_warnings_go_through_the_warnings_module_by_default():
     with pytest.warns(InspectorWarning) as caught:
         insp.end_epoch()
     texts = sorted(str(w.message) for w in caught)
-    assert texts[0].startswith("dead ReLUs in layer 0")  # every unit is off...
-    assert texts[1].startswith("vanishing gradients in layer 0: its gradient is exactly zero")
+    assert texts[0].startswith("dead ReLUs in layer 0 (Linear 4→2)")  # every unit is off...
+    assert texts[1].startswith("vanishing gradients in layer 0 (Linear 4→2): its gradient is "
+                               "exactly zero")
     with pytest.raises(ValueError, match="no layer"):
         Inspector(nn.ReLU())
+
+
+def test_functional_activations_are_seen():
+    # relu written in forward (F.relu, .relu()), not as a module: the statistics are of
+    # the relu's outputs, and dead units are counted
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc1 = nn.Linear(4, 6)
+            self.fc2 = nn.Linear(6, 6)
+            self.out = nn.Linear(6, 2)
+
+        def forward(self, x):
+            return self.out(self.fc2(F.relu(self.fc1(x))).tanh())
+
+    X, y = _data()
+    cr.manual_seed(1)
+    net = Net()
+    with cr.no_grad():
+        net.fc1.bias[:3] = -100.0  # three units never on
+    msgs = []
+    insp = Inspector(net, on_warning=msgs.append)
+    loss = F.cross_entropy(net(X), y)
+    loss.backward()
+    insp.step(loss)
+    insp.end_epoch()
+    h = np.maximum(X.data @ net.fc1.weight.data.T + net.fc1.bias.data, 0)
+    assert insp.history["act_mean"]["fc1"][0] == pytest.approx(h.mean(), rel=1e-5)
+    assert insp.history["dead_frac"]["fc1"][0] == pytest.approx(0.5)
+    t = np.tanh(h @ net.fc2.weight.data.T + net.fc2.bias.data)
+    assert insp.history["act_mean"]["fc2"][0] == pytest.approx(t.mean(), rel=1e-5)
+    assert insp.activation == {"fc1": "relu (in forward)", "fc2": "tanh (in forward)",
+                               "out": "own outputs"}
+    assert msgs == []
+    insp.close()
+
+
+def test_hidden_layers_without_an_activation_are_pointed_out():
+    X, y = _data()
+    model = nn.Sequential(nn.Linear(4, 5), nn.Linear(5, 2))  # no activation at all
+    msgs = []
+    insp = Inspector(model, on_warning=msgs.append)
+    loss = F.cross_entropy(model(X), y)
+    loss.backward()
+    insp.step(loss)
+    insp.end_epoch()
+    assert msgs == ["no activation found after layer 0 (Linear 4→5): their activation "
+                    "statistics are their own outputs (the inspector sees activation modules "
+                    "such as nn.ReLU and relu/tanh/sigmoid applied to a layer's output in "
+                    "forward)"]
+    insp.close()
+
+
+def test_resume_from_a_state_goes_on_with_the_first_epoch_as_reference():
+    import json
+
+    def saturate(ep, model):
+        if ep == 1:
+            with cr.no_grad():
+                model[0].weight.mul_(1e6)
+                model[0].bias.fill_(1e6)
+
+    cr.manual_seed(4)
+    model = nn.Sequential(nn.Linear(4, 8), nn.Sigmoid(), nn.Linear(8, 2))
+    insp, msgs = _train(model, 1)
+    state = json.loads(json.dumps(insp.state()))  # what inspect.json holds
+    assert state["epoch"] == [1] and msgs == []
+    X, y = _data()
+    saturate(1, model)
+    msgs = []
+    resumed = Inspector(model, on_warning=msgs.append, resume=state)
+    resumed.start_at(2)
+    model.zero_grad()
+    loss = F.cross_entropy(model(X), y)
+    loss.backward()
+    resumed.step(loss)
+    resumed.end_epoch()
+    resumed.close()
+    assert resumed.history["epoch"] == [1, 2]
+    assert resumed.history["grad_norm"]["0"][0] == state["grad_norm"]["0"][0]
+    # against epoch 1 of the original run, the gradient vanished
+    assert any(m.startswith("vanishing gradients in layer 0 (Linear 4→8)") and "epoch 2" in m
+               for m in msgs)

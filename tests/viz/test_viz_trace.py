@@ -107,18 +107,43 @@ def test_jacobian_rows_are_the_vjp_of_one_hot_gradients():
     assert walk.jacobian(0, 0) is None  # x needs no gradient
 
 
+def test_small_constants_are_kept_and_the_simplest_graph_replays():
+    # ((w * x).sum() - y) ** 2 built plainly: subtract's VJP does not read y, but a tiny
+    # constant is kept (Meta.value), so the graph replays without record()
+    w = cr.tensor([0.5, -1.0], dtype=cr.float64, requires_grad=True)
+    x = cr.tensor([1.0, 2.0], dtype=cr.float64)
+    y = cr.tensor(1.0, dtype=cr.float64)
+    loss = ((w * x).sum() - y) ** 2
+    trace = Trace.of(loss)
+    assert trace.problem is None and trace.values[-1] == loss.data
+    assert [c.tolist() for c in trace.consts if c is not None] == [[1.0, 2.0], 1.0]
+    # and so does a Python number in a formula
+    assert Trace.of(((w * 3.0).sum() - 1.0) ** 2).problem is None
+
+
 def test_unkept_constant_and_freed_graph_are_explained():
     w = cr.tensor([1.0, 2.0], requires_grad=True)
-    t = cr.tensor([0.0, 1.0])
-    loss = F.mse_loss(w, t)
+    t = cr.zeros(100)  # too big to keep by default
+    loss = F.mse_loss(w.sum() * cr.ones(100), t)
     trace = Trace.of(loss)
     assert trace.values is None
-    with pytest.raises(ReplayError, match=r"input 1 of subtract .*record\(\)"):
+    with pytest.raises(ReplayError, match=r"input 1 of subtract .*explain\(lambda: "
+                                          r"loss_fn\(model\(x\), y\), path\).*record\(\)"):
         trace.require_values("explain")
     loss2 = (w * w).sum()
     loss2.backward()
     with pytest.raises(ReplayError, match="freed by backward"):
         Trace.of(loss2).require_values()
+
+
+def test_a_constant_changed_after_the_graph_is_not_replayed_silently():
+    w = cr.tensor([1.0, 2.0], dtype=cr.float64, requires_grad=True)
+    y = cr.tensor([3.0, 5.0], dtype=cr.float64)
+    loss = ((w - y) ** 2).sum()
+    y.fill_(0.0)  # the kept array now differs from what the loss was computed with
+    trace = Trace.of(loss)
+    with pytest.raises(ReplayError, match="changed in place"):
+        trace.require_values()
 
 
 def test_record_restores_the_primitives_save_flags():

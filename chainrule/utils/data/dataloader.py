@@ -95,8 +95,9 @@ class DataLoader:
     * ``len(loader)`` is the number of batches per epoch.
 
     Loading happens in the calling process: ``num_workers``, ``pin_memory``, ``timeout``,
-    ``worker_init_fn``, ``multiprocessing_context``, ``prefetch_factor`` and
-    ``persistent_workers`` are accepted so torch scripts run unchanged, and have no effect.
+    ``worker_init_fn``, ``multiprocessing_context``, ``prefetch_factor``,
+    ``persistent_workers``, ``pin_memory_device`` and ``in_order`` are accepted so torch
+    scripts run unchanged, and have no effect (batches always come in order).
 
     ``state_dict()`` / ``load_state_dict()`` save and restore the position in the current
     epoch (its index order and the next batch) and the sampler's own generator, if it has
@@ -108,7 +109,8 @@ class DataLoader:
                  sampler=None, batch_sampler=None, num_workers: int = 0, collate_fn=None,
                  pin_memory: bool = False, drop_last: bool = False, timeout: float = 0,
                  worker_init_fn=None, multiprocessing_context=None, generator=None, *,
-                 prefetch_factor=None, persistent_workers: bool = False):
+                 prefetch_factor=None, persistent_workers: bool = False,
+                 pin_memory_device: str = "", in_order: bool = True):
         if not isinstance(num_workers, int) or num_workers < 0:
             raise ValueError("DataLoader: num_workers option should be non-negative; use "
                              "num_workers=0 to disable multiprocessing.")
@@ -166,6 +168,8 @@ class DataLoader:
         self.multiprocessing_context = multiprocessing_context
         self.prefetch_factor = prefetch_factor
         self.persistent_workers = persistent_workers
+        self.pin_memory_device = pin_memory_device
+        self.in_order = in_order
         if collate_fn is None:
             collate_fn = default_collate if self._auto_collation else default_convert
         self.collate_fn = collate_fn

@@ -1,0 +1,130 @@
+"""The multi-tensor ("flat") path of the optimizers.
+
+A parameter group's parameters, gradients and state buffers live as views of three flat
+arrays, so an update is a few vector operations on the whole group instead of a loop over
+parameters (torch's ``foreach`` path; NumPy has no multi-tensor kernels, one contiguous
+array plays their part).  The arithmetic is the per-parameter algorithm run on the
+concatenation, so both paths give the same numbers; tests compare them step by step.
+
+- Parameters: on the first flat step each ``p.data`` is copied into the flat array and
+  ``p.data`` becomes a view of it (same values, same Tensor, same version counter).  A
+  parameter whose array someone else also holds (``Parameter(t)`` sharing ``t``'s memory,
+  a NumPy view of it) is not moved, and its group keeps the per-parameter loop.
+- Gradients: slots of a ``GradBuffer`` (autograd/grad_buffers.py), which the backward pass
+  fills directly.  A step whose gradients are not all in their slots (a gradient that
+  came another way, a parameter without gradient) takes the per-parameter loop.
+- State: each buffer (``state[p]['momentum_buffer']``...) is a Tensor whose ``.data`` is a
+  view of a flat array; a buffer loaded by ``load_state_dict`` is copied in.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from .. import backend
+from ..autograd.grad_buffers import GradBuffer
+from ..tensor import Tensor
+
+_np = backend.np
+
+
+def _movable(p) -> bool:
+    """``p.data`` is a NumPy float array that only ``p`` holds (so it may be moved)."""
+    a = p.data
+    return (type(a) is _np.ndarray and a.dtype.kind == "f" and a.base is None
+            and a.flags.writeable and sys.getrefcount(a) == 3)  # p.data, a, the argument
+
+
+class FlatGroup:
+    """Flat storage for the parameters of one group (see the module docstring)."""
+
+    def __init__(self, params):
+        self.params = tuple(params)
+        self.dtype = params[0].data.dtype
+        sizes = [p.data.size for p in params]
+        self.pflat = _np.empty(sum(sizes), dtype=self.dtype)
+        views, start = [], 0
+        for p, n in zip(params, sizes):
+            v = self.pflat[start:start + n].reshape(p.data.shape)
+            v[...] = p.data
+            p.data = v
+            views.append(v)
+            start += n
+        self.pviews = tuple(views)
+        self.sizes = sizes
+        self.grads = GradBuffer(self.params)
+        self.state = {}  # name -> (flat array, views)
+
+    @classmethod
+    def make(cls, params):
+        """A FlatGroup for ``params``, or None when they can't share flat storage."""
+        if len(params) < 2:
+            return None
+        dtype = params[0].data.dtype
+        for p in params:
+            if not _movable(p) or p.data.dtype != dtype:
+                return None
+        return cls(params)
+
+    def in_place(self) -> bool:
+        """Every parameter still is its view, and its gradient is in its slot."""
+        grad_views = self.grads.views
+        for p, v, gv in zip(self.params, self.pviews, grad_views):
+            g = p.grad
+            if p.data is not v or g is None or g.data is not gv:
+                return False
+        return True
+
+    def state_flat(self, state, name):
+        """The flat array of state buffer ``name``: bound (each ``state[p][name]`` a view),
+        None when no parameter has the buffer yet, or False when only some have it."""
+        have = [state[p].get(name) for p in self.params] if state else [None] * len(self.params)
+        if all(b is None for b in have):
+            return None
+        if any(not isinstance(b, Tensor) or b.data.shape != p.data.shape
+               for b, p in zip(have, self.params)):
+            return False
+        entry = self.state.get(name)
+        if entry is not None and all(b.data is v for b, v in zip(have, entry[1])):
+            return entry[0]
+        # buffers made elsewhere (loaded, or from per-parameter steps): copy them in; the
+        # state Tensors stay the same objects, their arrays become views
+        flat = _np.empty(sum(self.sizes), dtype=self.dtype)
+        views = self._views(flat)
+        for b, v in zip(have, views):
+            v[...] = b.data
+            b.data = v
+        self.state[name] = (flat, views)
+        return flat
+
+    def adopt_state(self, state, name, flat):
+        """Store the new flat buffer ``flat`` as ``state[p][name]`` views."""
+        views = self._views(flat)
+        for p, v in zip(self.params, views):
+            state[p][name] = Tensor._wrap(v)
+        self.state[name] = (flat, views)
+
+    def _views(self, flat):
+        views, start = [], 0
+        for p, n in zip(self.params, self.sizes):
+            views.append(flat[start:start + n].reshape(p.data.shape))
+            start += n
+        return tuple(views)
+
+    def bump_versions(self):
+        for p in self.params:
+            p._version[0] += 1
+
+
+def flat_group(optimizer, index, group):
+    """The FlatGroup of ``optimizer.param_groups[index]`` (made on first use, remade when the
+    group's parameters or their arrays changed), or None when the group doesn't qualify."""
+    cache = optimizer.__dict__.setdefault("_flat_groups", {})
+    params = group["params"]
+    flat = cache.get(index)
+    if flat is not None and len(flat.params) == len(params) and all(
+            p is q and p.data is v for p, q, v in zip(params, flat.params, flat.pviews)):
+        return flat
+    flat = FlatGroup.make(params)  # (a group that doesn't qualify is asked again next step)
+    cache[index] = flat
+    return flat
