@@ -15,14 +15,17 @@ def draw(tensor: Tensor, path=None, *, format: str | None = None, params=None, n
          rankdir: str = "LR", values: bool = True, grads: bool = True):
     """Draw the graph that computed ``tensor``: one box per op (its name, output shape and,
     for small tensors, values and gradients), one per parameter (labelled by its module
-    name when ``params`` is the model, or after ``label_parameters(model)``) and constant,
+    name, ``fc1.weight``: a Module names the parameters registered in it) and constant,
     arrows from inputs to outputs.
 
     ``path``: where to write; the format comes from its suffix (``.svg``, ``.png``,
     ``.dot``/``.gv``) unless ``format`` says.  Without ``path`` the SVG (or DOT) text is
-    returned.  ``rankdir``: ``"LR"`` or ``"TB"``.  Values need a graph that can be replayed
-    (not yet freed by ``backward()``; see ``record``); gradients are the leaves' ``.grad``,
-    or, for a one-element ``tensor`` whose graph is intact, dL/d(value) for every box.
+    returned.  ``rankdir``: ``"LR"`` or ``"TB"``.  Values need a graph not yet freed by
+    ``backward()`` (draw first, or ``backward(retain_graph=True)``): drawn after it, a box
+    shows what is still known (its shape, the drawn tensor's value, leaves' ``.grad``) and
+    a note under the picture says why the rest is missing.  Gradients are the leaves'
+    ``.grad``, or, for a one-element ``tensor`` whose graph is intact, dL/d(value) for
+    every box.
 
     >>> import chainrule as cr
     >>> w = cr.tensor([1.0, 2.0], requires_grad=True)

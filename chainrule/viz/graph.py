@@ -2,8 +2,9 @@
 
 ``build_graph(tensor)`` turns the recorded graph behind a tensor into ``Graph``: boxes
 (kind, title, shape, value and gradient when known) and edges from inputs to outputs.
-Parameters are labelled by their module names (``fc1.weight``) when a model is given or
-``label_parameters(model)`` was called; other names come from ``names``.
+Parameters are labelled by their module names (``fc1.weight``: a Module names what is
+registered in it; ``params=model`` or ``label_parameters(model)`` name them from that model);
+other names come from ``names``.
 """
 
 from __future__ import annotations
