@@ -192,6 +192,21 @@ TRAINERS = {"chainrule": chainrule_trainer, "compiled": chainrule_compiled_train
 
 # --------------------------------------------------------------------------- measuring
 
+# The issue's targets (chainrule / other, samples per second, within one round).
+TARGETS = {
+    "small-32": {"torch": 1.7, "numpy": 0.90},
+    "small-128": {"torch": 1.7, "numpy": 0.90},
+    "small-1024": {"torch": 1.7, "numpy": 0.95},
+    "large-256": {"torch": 1.7, "numpy": 0.95},
+}
+
+# Seconds of rest before each timed run.  OpenBLAS's worker threads spin for about 0.1 s
+# after a matrix product before they sleep, and so do the OpenMP threads of torch: a run
+# that starts right after another implementation's shares its two cores with those
+# spinning threads (measured: torch at batch 32 went from 464 to 813 us per step, NumPy
+# from 310 to 462).  Resting lets every implementation start on idle cores.
+IDLE_S = 0.5
+
 
 def available(names):
     out = []
@@ -206,144 +221,223 @@ def available(names):
 
 
 def blas_info():
+    """The BLAS library, its kernel (architecture) and its threads, from threadpoolctl."""
     try:
         from threadpoolctl import threadpool_info
     except ImportError:
-        return "threadpoolctl not installed"
-    infos = [f"{i.get('internal_api')} {i.get('version')} ({i.get('architecture')}, "
+        return "unknown (pip install threadpoolctl to see the BLAS library and its kernel)"
+    infos = [f"{i.get('internal_api')} {i.get('version')} ({i.get('architecture')} kernels, "
              f"{i.get('num_threads')} threads, {os.path.basename(i.get('filepath', ''))})"
              for i in threadpool_info() if i.get("user_api") == "blas"]
     return "; ".join(infos) or "unknown"
 
 
-def check_same_losses(x, y, impls, steps=20):
+def set_threads(threads, impls):
+    try:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(threads)
+    except ImportError:
+        os.environ.setdefault("OPENBLAS_NUM_THREADS", str(threads))  # effective before load
+    if "torch" in impls:
+        import torch
+
+        torch.set_num_threads(threads)
+
+
+def check_same_losses(x, y, impls, steps=20, batch=128):
     """Every implementation, from the same weights on the same batches, must reach the same
     loss (float32 tolerance) after ``steps`` steps."""
     sizes = CONFIGS["small-128"]["sizes"]
     order = np.random.default_rng(0).permutation(len(x))
     results = {}
     for name in impls:
-        run = TRAINERS[name](x, y, init_weights(sizes), 128, order)
+        run = TRAINERS[name](x, y, init_weights(sizes), batch, order)
         results[name] = run(steps)
-    ref = results["numpy"]
+    ref = results["numpy"] if "numpy" in results else next(iter(results.values()))
     ok = all(abs(r[-1] - ref[-1]) <= 1e-3 * max(1.0, abs(ref[-1])) for r in results.values())
     return ok, {k: (v[0], v[-1]) for k, v in results.items()}
 
 
-def time_config(x, y, config, impls, rounds):
+def time_config(x, y, config, impls, rounds, idle=IDLE_S, log=None):
+    """``rounds`` rounds; in each, every implementation trains ``samples`` samples (after a
+    3-step warm-up and a rest of ``idle`` seconds).  Returns one {impl: samples/s} per
+    round."""
     sizes, batch, samples = config["sizes"], config["batch"], config["samples"]
-    steps = samples // batch
     order = np.random.default_rng(0).permutation(len(x))
-    if steps * batch > len(order):
-        steps = len(order) // batch
+    steps = min(samples, len(order)) // batch
     per_round = []
-    for _ in range(rounds):
+    for r in range(rounds):
         times = {}
         for name in impls:
             run = TRAINERS[name](x, y, init_weights(sizes), batch, order)
-            run(3)  # warm up (allocations, caches)
-            run = TRAINERS[name](x, y, init_weights(sizes), batch, order)
+            run(3)  # warm up (first allocations, caches, a compiled step's recording)
+            if idle:
+                time.sleep(idle)
             t0 = time.perf_counter()
             run(steps)
             times[name] = steps * batch / (time.perf_counter() - t0)
         per_round.append(times)
+        if log is not None:
+            log(f"  round {r + 1}: " + "  ".join(f"{k} {v:,.0f}" for k, v in times.items()))
     return per_round
 
 
-def peak_memory_mb(config_name, impl):
-    """Peak resident memory added by training, measured in a fresh process (MiB)."""
-    code = (
-        "import resource, sys, json\n"
-        "from chainrule import bench\n"
-        f"x, y = bench.make_data()\n"
-        f"cfg = bench.CONFIGS[{config_name!r}]\n"
-        "import numpy as np\n"
-        "order = np.random.default_rng(0).permutation(len(x))\n"
-        f"run = bench.TRAINERS[{impl!r}](x, y, bench.init_weights(cfg['sizes']), cfg['batch'], order)\n"
-        "import os\n"
-        "def rss():\n"
-        "    with open('/proc/self/statm') as f: return int(f.read().split()[1]) * os.sysconf('SC_PAGE_SIZE') / 2**20\n"
-        "base = rss()\n"
-        "run(20)\n"
-        "peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024\n"
-        "print(json.dumps({'added': peak - base}))\n"
-    )
+_MEMORY_CODE = """
+import json, os, resource, sys
+threads = {threads}
+try:
+    from threadpoolctl import threadpool_limits
+    threadpool_limits(threads)
+except ImportError:
+    pass
+from chainrule import bench
+x, y = bench.make_data()
+cfg = bench.CONFIGS[{config!r}]
+import numpy as np
+if {impl!r} == "torch":
+    import torch
+    torch.set_num_threads(threads)
+order = np.random.default_rng(0).permutation(len(x))
+run = bench.TRAINERS[{impl!r}](x, y, bench.init_weights(cfg["sizes"]), cfg["batch"], order)
+
+def status(key):
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+base = status("VmRSS")
+try:  # reset the peak (VmHWM) to the current size, so that it measures training only
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+    reset = True
+except OSError:
+    reset = False
+run(20)
+peak = status("VmHWM") if reset else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps({{"added": peak - base}}))
+"""
+
+
+def peak_memory_mb(config_name, impl, threads=2):
+    """Peak resident memory that 20 training steps add to a process holding the data and the
+    model (MiB), measured in a fresh process for each implementation."""
+    code = _MEMORY_CODE.format(threads=threads, config=config_name, impl=impl)
     try:
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                             timeout=300, check=True)
+                             timeout=600, check=True)
         return json.loads(out.stdout.strip().splitlines()[-1])["added"]
     except Exception:  # memory is reported as unknown rather than failing the benchmark
         return float("nan")
 
 
-def summarize(name, per_round, impls):
-    lines = []
-    med = {k: statistics.median(r[k] for r in per_round) for k in impls}
-    lo = {k: min(r[k] for r in per_round) for k in impls}
-    hi = {k: max(r[k] for r in per_round) for k in impls}
-    cols = [f"{k} {med[k]:,.0f} [{lo[k]:,.0f}-{hi[k]:,.0f}]" for k in impls]
-    ratios = {}
-    for other in ("torch", "numpy"):
-        if other in impls and "chainrule" in impls:
-            rs = [r["chainrule"] / r[other] for r in per_round]
-            ratios[other] = (statistics.median(rs), min(rs), max(rs))
-    lines.append(f"{name:<11} " + "  ".join(cols))
-    return lines, med, ratios
+def ratios(per_round, impls):
+    """{(mine, other): (median, min, max)} of samples/s ratios taken within each round."""
+    out = {}
+    for mine in ("chainrule", "compiled"):
+        for other in ("torch", "numpy"):
+            if mine in impls and other in impls:
+                rs = [r[mine] / r[other] for r in per_round]
+                out[mine, other] = (statistics.median(rs), min(rs), max(rs))
+    return out
+
+
+def _fmt_ratio(r, target=None):
+    if r is None:
+        return "-"
+    mark = "" if target is None else (" ok" if r[0] >= target else " MISS")
+    return f"{r[0]:.2f} [{r[1]:.2f}-{r[2]:.2f}]{mark}"
 
 
 def main(argv=None):
     import argparse
 
     p = argparse.ArgumentParser(prog="chainrule bench", description=(
-        "Train the standard task with chainrule, PyTorch eager (if installed) and hand-written "
-        "NumPy; print samples/second and ratios."))
-    p.add_argument("--configs", default=",".join(CONFIGS), help="comma-separated: " + ", ".join(CONFIGS))
+        "Train the standard task (shared/DESIGN.md) with chainrule (eager, and with "
+        "chainrule.compile), PyTorch eager (when installed) and a hand-written NumPy "
+        "forward/backward, from the same weights on the same batches, in interleaved "
+        "rounds; print samples per second, ratios, peak memory and the BLAS in use."))
+    p.add_argument("--configs", default=",".join(CONFIGS),
+                   help="comma-separated, from: " + ", ".join(CONFIGS))
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--threads", type=int, default=int(os.environ.get("BENCH_THREADS", "2")))
-    p.add_argument("--impls", default="chainrule,torch,numpy")
+    p.add_argument("--impls", default="chainrule,compiled,torch,numpy",
+                   help="comma-separated, from: " + ", ".join(TRAINERS))
+    p.add_argument("--idle", type=float, default=IDLE_S,
+                   help="seconds of rest before each timed run (default %(default)s; see "
+                        "IDLE_S in chainrule/bench.py)")
     p.add_argument("--no-memory", action="store_true", help="skip the peak-memory runs")
+    p.add_argument("--quiet", action="store_true", help="don't print each round")
     p.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     args = p.parse_args(argv)
 
-    impls = available([s for s in args.impls.split(",") if s])
-    unknown = [c for c in args.configs.split(",") if c not in CONFIGS]
+    wanted = [s for s in args.impls.split(",") if s]
+    bad = [s for s in wanted if s not in TRAINERS]
+    if bad:
+        p.error(f"unknown implementation(s) {bad}; choose from {list(TRAINERS)}")
+    impls = available(wanted)
+    configs = [c for c in args.configs.split(",") if c]
+    unknown = [c for c in configs if c not in CONFIGS]
     if unknown:
         p.error(f"unknown config(s) {unknown}; choose from {list(CONFIGS)}")
-    try:
-        from threadpoolctl import threadpool_limits
-
-        threadpool_limits(args.threads)
-    except ImportError:
-        pass
+    set_threads(args.threads, impls)
+    versions = f"numpy {np.__version__}"
     if "torch" in impls:
         import torch
 
-        torch.set_num_threads(args.threads)
+        versions += f", torch {torch.__version__} ({torch.get_num_threads()} threads)"
+    elif "torch" in wanted:
+        versions += ", torch not installed (no PyTorch columns)"
     print(f"BLAS: {blas_info()}")
-    print(f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')} "
-          f"OPENBLAS_L2_SIZE={os.environ.get('OPENBLAS_L2_SIZE', '(unset)')} threads={args.threads}")
+    print(f"{versions}; OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')} "
+          f"OPENBLAS_L2_SIZE={os.environ.get('OPENBLAS_L2_SIZE', '(unset)')}; "
+          f"threads={args.threads}; rest {args.idle} s before each timed run")
     x, y = make_data()
     ok, losses = check_same_losses(x, y, impls)
-    print("same-loss check (20 steps, batch 128): " + ("OK" if ok else "MISMATCH") + "  " +
-          "  ".join(f"{k}: {a:.4f} -> {b:.4f}" for k, (a, b) in losses.items()))
-    print(f"samples/second, median [min-max] of {args.rounds} interleaved rounds")
-    results = {"blas": blas_info(), "threads": args.threads, "same_loss": ok, "configs": {}}
+    print("same-loss check (same weights, same batches, 20 steps at batch 128): " +
+          ("OK" if ok else "MISMATCH") + "\n  " +
+          "  ".join(f"{k} {a:.5f} -> {b:.5f}" for k, (a, b) in losses.items()))
+    print(f"\nsamples/second, median [min-max] of {args.rounds} interleaved rounds")
+    results = {"blas": blas_info(), "threads": args.threads, "same_loss": ok,
+               "openblas_env": {k: os.environ.get(k) for k in ("OPENBLAS_CORETYPE",
+                                                              "OPENBLAS_L2_SIZE")},
+               "configs": {}}
     table = []
-    for name in args.configs.split(","):
-        per_round = time_config(x, y, CONFIGS[name], impls, args.rounds)
-        lines, med, ratios = summarize(name, per_round, impls)
-        for line in lines:
-            print(line)
-        mem = {} if args.no_memory else {k: peak_memory_mb(name, k) for k in impls}
-        results["configs"][name] = {"median": med, "ratios": ratios, "peak_mb": mem}
-        table.append((name, ratios, mem))
-    print()
-    print(f"{'config':<11}{'vs torch':>22}{'vs numpy':>22}   peak MiB " + "/".join(impls))
-    for name, ratios, mem in table:
-        def fmt(r):
-            return f"{r[0]:.2f} [{r[1]:.2f}-{r[2]:.2f}]" if r else "-"
-        mems = "/".join(f"{mem.get(k, float('nan')):.0f}" for k in impls) if mem else "-"
-        print(f"{name:<11}{fmt(ratios.get('torch')):>22}{fmt(ratios.get('numpy')):>22}   {mems}")
+    for name in configs:
+        per_round = time_config(x, y, CONFIGS[name], impls, args.rounds, args.idle,
+                                log=None if args.quiet else print)
+        med = {k: statistics.median(r[k] for r in per_round) for k in impls}
+        lo = {k: min(r[k] for r in per_round) for k in impls}
+        hi = {k: max(r[k] for r in per_round) for k in impls}
+        print(f"{name:<11} " + "  ".join(f"{k} {med[k]:,.0f} [{lo[k]:,.0f}-{hi[k]:,.0f}]"
+                                         for k in impls))
+        mem = {} if args.no_memory else {k: peak_memory_mb(name, k, args.threads)
+                                         for k in impls}
+        rs = ratios(per_round, impls)
+        results["configs"][name] = {
+            "samples_per_s": {k: [r[k] for r in per_round] for k in impls},
+            "ratios": {f"{a}/{b}": v for (a, b), v in rs.items()}, "peak_mib": mem}
+        table.append((name, rs, mem))
+
+    print("\nchainrule / other, samples per second (median [min-max] of the per-round ratios; "
+          "target in parentheses)")
+    cols = [(m, o) for m in ("chainrule", "compiled") for o in ("torch", "numpy")
+            if m in impls and o in impls]
+    head = "".join(f"{m + '/' + o:>28}" for m, o in cols)
+    print(f"{'config':<11}{head}")
+    for name, rs, _ in table:
+        cells = []
+        for c in cols:
+            target = TARGETS.get(name, {}).get(c[1])
+            cell = _fmt_ratio(rs.get(c), target) + (f" ({target})" if target else "")
+            cells.append(f"{cell:>28}")
+        print(f"{name:<11}" + "".join(cells))
+    if not args.no_memory:
+        print("\npeak memory added by training (MiB): " + ", ".join(impls))
+        for name, _, mem in table:
+            print(f"{name:<11}" + "".join(f"{mem.get(k, float('nan')):>12.1f}" for k in impls))
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=2)

@@ -81,7 +81,10 @@ class CompiledStep:
         if not state.enabled or state.anomaly:
             return self.fn(*args)  # replays assume the recording's grad mode
         result = plan.replay(args)
-        if result is _FALLBACK:
+        if result is _RERECORD:  # nothing ran yet; the recording no longer fits
+            self._plans.pop(key, None)
+            return self._record(key, args)
+        if result is _FALLBACK:  # only ops (no side effects) and zero_grad calls ran
             self._plans.pop(key, None)
             return self._eager(plan.fallback_reason, args)
         return result
@@ -134,7 +137,8 @@ def _signature(args):
     return tuple(key)
 
 
-_FALLBACK = object()
+_FALLBACK = object()  # replay stopped: run the step eagerly from now on
+_RERECORD = object()  # replay refused before running anything: record again
 
 # references of op inputs: (ARG, i) an argument, (SLOT, k) the result of op k, (LIVE, tensor)
 # a tensor from outside the step (a parameter, a constant), read afresh; (META, m): a shape
@@ -382,12 +386,12 @@ class _Plan:
         for t, shape, dtype, rg in self.lives:
             d = t.data
             if d.shape != shape or d.dtype != dtype or t.requires_grad != rg:
-                self.fallback_reason = "a parameter changed shape, dtype or requires_grad"
-                return _FALLBACK
+                return _RERECORD  # a parameter changed shape, dtype or requires_grad
         arrays = [None] * len(self.ops)
         params_now = [None] * len(self.ops)
         argd = [a.data if isinstance(a, Tensor) else a for a in args]
         fwd = self.fwd
+        updated = False  # whether a call that is not a zero_grad has run
         for ev in self.events:
             kind = ev[0]
             if kind == "ops":
@@ -413,9 +417,13 @@ class _Plan:
                     arrays[k] = out
             elif kind == "backward":
                 if self._backward(ev[1], arrays, params_now, argd) is _FALLBACK:
+                    if updated:
+                        raise RuntimeError(f"chainrule.compile: {self.fallback_reason}; the "
+                                           "replay had already updated parameters")
                     return _FALLBACK
             else:
                 _, fn, obj, kwargs = ev
+                updated = updated or "zero_grad" not in fn.__name__
                 fn(obj, **kwargs)
         return self._output(self.out_spec, arrays, argd)
 

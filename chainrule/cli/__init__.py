@@ -100,7 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .. import __version__
     from .data import DATASETS, TASKS
     from .model import ACTIVATIONS, LOSSES
-    from .train import DEFAULTS, LR_SCHEDULES, OPTIMIZERS
+    from .train import DEFAULT_EPOCHS, DEFAULT_LR, DEFAULTS, LR_SCHEDULES, OPTIMIZERS
 
     p = _Parser(prog="chainrule", allow_abbrev=False,
                 description="Train, evaluate and use feed-forward neural networks with "
@@ -150,16 +150,18 @@ def build_parser() -> argparse.ArgumentParser:
                    help="sgd: plain; momentum: SGD with momentum 0.9 (default: "
                         f"{d['optimizer']})")
     g.add_argument("--lr", type=_float_in(0, low_open=True), metavar="LR",
-                   help="learning rate (default: " + ", ".join(
-                       f"{k} {v[1]:g}" for k, v in OPTIMIZERS.items()) + ")")
+                   help="learning rate (default, for --batch-size 1 / N / full: " + ", ".join(
+                       f"{k} " + "/".join(f"{v:g}" for v in lrs)
+                       for k, lrs in DEFAULT_LR.items()) + ")")
     g.add_argument("--lr-schedule", choices=LR_SCHEDULES,
                    help=f"(default: {d['lr_schedule']})")
     g.add_argument("--batch-size", type=_batch_size, metavar="N|full",
                    help="samples per step: 1 = stochastic, N = mini-batch, full = full-batch "
                         f"gradient descent (default: {d['batch_size']})")
     g.add_argument("--epochs", type=_int_at_least(1), metavar="N",
-                   help=f"passes over the training set (default: {d['epochs']}; with --resume: "
-                        f"the new total)")
+                   help="passes over the training set (default, for --batch-size 1 / N / full: "
+                        + " / ".join(map(str, DEFAULT_EPOCHS)) + "; with --resume: the new "
+                        "total)")
     g.add_argument("--weight-decay", type=_float_in(0), metavar="L2",
                    help="(default: 0; adamw: 0.01)")
     g.add_argument("--seed", type=_int_at_least(0), metavar="N",

@@ -37,14 +37,29 @@ from . import report, rundir
 from .errors import FAILED, INTERRUPTED, CLIError, one_line
 from .evaluate import measure
 
-# name -> (class, default lr, extra arguments)
+# name -> (class, extra arguments)
 OPTIMIZERS = {
-    "sgd": (optim.SGD, 0.05, {}),
-    "momentum": (optim.SGD, 0.01, {"momentum": 0.9}),
-    "adam": (optim.Adam, 1e-3, {}),
-    "adamw": (optim.AdamW, 1e-3, {}),
-    "rmsprop": (optim.RMSprop, 1e-3, {}),
+    "sgd": (optim.SGD, {}),
+    "momentum": (optim.SGD, {"momentum": 0.9}),
+    "adam": (optim.Adam, {}),
+    "adamw": (optim.AdamW, {}),
+    "rmsprop": (optim.RMSprop, {}),
 }
+VARIANTS = ("stochastic", "mini-batch", "full-batch")  # --batch-size 1, N, full
+# The default lr and number of epochs depend on the variant of gradient descent (see
+# make_loader): one sample per step needs smaller steps than a mini-batch (momentum 0.9 at
+# lr 0.01 collapses), while the exact full-batch gradient takes larger ones and, at one step
+# per epoch, more epochs.  Chosen on digits (every optimizer then reaches >= 95.8% test
+# accuracy with every variant, most >= 97%) and checked on a regression CSV (larger
+# full-batch steps diverge there).
+DEFAULT_LR = {
+    "sgd": (0.01, 0.05, 0.2),
+    "momentum": (0.001, 0.01, 0.1),
+    "adam": (3e-4, 1e-3, 1e-2),
+    "adamw": (3e-4, 1e-3, 1e-2),
+    "rmsprop": (3e-4, 1e-3, 3e-3),
+}
+DEFAULT_EPOCHS = (20, 40, 100)
 DEFAULT_WEIGHT_DECAY = {"adamw": 0.01}  # torch's defaults; 0 for the others
 LR_SCHEDULES = ("constant", "cosine")
 INSPECT = "inspect.png"  # written by --inspect
@@ -52,11 +67,17 @@ INSPECT_JSON = "inspect.json"
 
 # Defaults of ``chainrule train`` (an option left out takes these; chosen so that the bare
 # command reaches >= 97% test accuracy on the bundled digits within seconds).
+# (lr and epochs: DEFAULT_LR and DEFAULT_EPOCHS, for the chosen batch size.)
 DEFAULTS = {
     "data": "digits", "hidden": [128, 64], "activation": "relu", "dropout": 0.0,
-    "optimizer": "adam", "batch_size": 32, "epochs": 40, "val_fraction": 0.1, "seed": 0,
+    "optimizer": "adam", "batch_size": 32, "val_fraction": 0.1, "seed": 0,
     "lr_schedule": "constant", "label_smoothing": 0.1, "device": "cpu",
 }
+
+
+def variant(batch_size) -> int:
+    """Index into VARIANTS (and the default tables) of a ``--batch-size`` value."""
+    return 2 if batch_size == "full" else 0 if batch_size == 1 else 1
 
 
 # --------------------------------------------------------------------------- the algorithm
@@ -156,15 +177,17 @@ def new_config(args) -> dict:
         v = _given(args, name)
         return DEFAULTS.get(name) if v is None else v
 
-    optimizer = opt("optimizer")
-    _, default_lr, extra = OPTIMIZERS[optimizer]
-    lr = default_lr if _given(args, "lr") is None else args.lr
+    optimizer, batch_size = opt("optimizer"), opt("batch_size")
+    _, extra = OPTIMIZERS[optimizer]
+    v = variant(batch_size)
+    lr = DEFAULT_LR[optimizer][v] if _given(args, "lr") is None else args.lr
+    epochs = DEFAULT_EPOCHS[v] if _given(args, "epochs") is None else args.epochs
     wd = _given(args, "weight_decay")
     training = {
         "loss": _given(args, "loss"), "label_smoothing": _given(args, "label_smoothing"),
         "optimizer": optimizer, "lr": lr, "momentum": extra.get("momentum", 0.0),
         "weight_decay": DEFAULT_WEIGHT_DECAY.get(optimizer, 0.0) if wd is None else wd,
-        "batch_size": opt("batch_size"), "epochs": opt("epochs"), "seed": opt("seed"),
+        "batch_size": batch_size, "epochs": epochs, "seed": opt("seed"),
         "lr_schedule": opt("lr_schedule"),
     }
     model = {"hidden": list(opt("hidden")), "activation": opt("activation"),
@@ -258,7 +281,7 @@ def _on(dataset, device):
 
 
 def _optimizer(model, training):
-    cls, _, extra = OPTIMIZERS[training["optimizer"]]
+    cls, extra = OPTIMIZERS[training["optimizer"]]
     return cls(model.parameters(), lr=training["lr"], weight_decay=training["weight_decay"],
                **extra)
 

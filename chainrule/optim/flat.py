@@ -28,11 +28,13 @@ from ..tensor import Tensor
 _np = backend.np
 
 
-def _movable(p) -> bool:
-    """``p.data`` is a NumPy float array that only ``p`` holds (so it may be moved)."""
-    a = p.data
-    return (type(a) is _np.ndarray and a.dtype.kind == "f" and a.base is None
-            and a.flags.writeable and sys.getrefcount(a) == 3)  # p.data, a, the argument
+def _movable(t, old_base=None) -> bool:
+    """``t.data`` is a NumPy float array that only ``t`` holds (so it may be moved): its own
+    memory, or a view of ``old_base`` (the flat array of a group being remade)."""
+    a = t.data
+    return (type(a) is _np.ndarray and a.dtype.kind == "f" and a.flags.writeable
+            and (a.base is None or a.base is old_base)
+            and sys.getrefcount(a) == 3)  # t.data, a, the argument
 
 
 class FlatGroup:
@@ -56,23 +58,33 @@ class FlatGroup:
         self.state = {}  # name -> (flat array, views)
 
     @classmethod
-    def make(cls, params):
+    def make(cls, params, old_base=None):
         """A FlatGroup for ``params``, or None when they can't share flat storage."""
         if len(params) < 2:
             return None
         dtype = params[0].data.dtype
         for p in params:
-            if not _movable(p) or p.data.dtype != dtype:
+            if not _movable(p, old_base) or p.data.dtype != dtype:
                 return None
         return cls(params)
 
     def in_place(self) -> bool:
-        """Every parameter still is its view, and its gradient is in its slot."""
-        grad_views = self.grads.views
-        for p, v, gv in zip(self.params, self.pviews, grad_views):
+        """Every parameter still is its view, and its gradient is in its slot.  A gradient
+        made elsewhere (the first step's, or one kept by ``zero_grad(set_to_none=False)``)
+        that only its parameter holds is moved into its slot, once."""
+        grads = self.grads
+        for i, p in enumerate(self.params):
             g = p.grad
-            if p.data is not v or g is None or g.data is not gv:
+            if p.data is not self.pviews[i] or g is None:
                 return False
+            if g.data is not grads.views[i]:
+                if g.requires_grad or not _movable(g):
+                    return False
+                slot = grads.free(i)  # (no other local may hold the slot while counting)
+                if slot is None or g.data.shape != slot.shape or g.data.dtype != slot.dtype:
+                    return False
+                slot[...] = g.data
+                g.data = slot
         return True
 
     def state_flat(self, state, name):
@@ -125,6 +137,8 @@ def flat_group(optimizer, index, group):
     if flat is not None and len(flat.params) == len(params) and all(
             p is q and p.data is v for p, q, v in zip(params, flat.params, flat.pviews)):
         return flat
-    flat = FlatGroup.make(params)  # (a group that doesn't qualify is asked again next step)
+    old_base = flat.pflat if flat is not None else None
+    cache[index] = flat = None  # drop the old group's views before counting references
+    flat = FlatGroup.make(params, old_base)  # (a group that doesn't qualify: asked again)
     cache[index] = flat
     return flat

@@ -9,6 +9,7 @@ torch-free value test (here or in test_optim_lr_scheduler.py).
 
 from __future__ import annotations
 
+import inspect
 import itertools
 import math
 
@@ -306,8 +307,6 @@ def _lrs(build, n=25, base=(0.1, 0.02)):
         "SequentialLR-exponential"])
 def test_scheduler_closed_forms(build, formula):
     base = (0.1, 0.02)
-    import inspect
-
     per_group = len(inspect.signature(formula).parameters) == 3
     for epoch, got in enumerate(_lrs(build, base=base)):
         want = [formula(b, epoch, i) if per_group else formula(b, epoch)
