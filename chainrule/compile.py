@@ -25,6 +25,7 @@ on (with one warning), so the results are always eager's.
 
 from __future__ import annotations
 
+import builtins
 import warnings
 
 from . import backend, random
@@ -87,6 +88,8 @@ class CompiledStep:
         if result is _FALLBACK:  # only ops (no side effects) and zero_grad calls ran
             self._plans.pop(key, None)
             return self._eager(plan.fallback_reason, args)
+        if result is _EAGER:
+            return self.fn(*args)
         return result
 
     def _eager(self, reason, args):
@@ -139,6 +142,7 @@ def _signature(args):
 
 _FALLBACK = object()  # replay stopped: run the step eagerly from now on
 _RERECORD = object()  # replay refused before running anything: record again
+_EAGER = object()  # an op failed before any update: run this call eagerly (its error)
 
 # references of op inputs: (ARG, i) an argument, (SLOT, k) the result of op k, (LIVE, tensor)
 # a tensor from outside the step (a parameter, a constant), read afresh; (META, m): a shape
@@ -158,6 +162,7 @@ class _Recorder:
         self.ops = []  # (prim, input refs, params, node)
         self.events = []  # ("ops", start, stop) | ("backward", plan) | ("call", fn, ...)
         self.seen = {}  # id(Tensor) -> (tensor, version) of every operand, to catch writes
+        self.inside = set()  # ids of tensors the step made outside the ops (kept in keep)
         self.op_start = 0
         for i, a in enumerate(args):
             if isinstance(a, Tensor):
@@ -184,11 +189,24 @@ class _Recorder:
         if t._node is not None:
             self.fail("an op uses a tensor computed outside the recorded ops (a custom "
                       "Function, or a graph built before the step)")
+        elif id(t) in self.inside:
+            self.fail("the step makes a tensor outside chainrule's ops (one_hot, a "
+                      "comparison, argmax, an integer cast, a tensor from NumPy data), whose "
+                      "values a replay would freeze")
         r = (LIVE, t)
         self._bind(t, r)
         return r
 
     # -------------------------------------------------- hooks (called by the library)
+
+    def made(self, t):
+        """A Tensor was created outside ``apply`` (``Tensor._wrap``, ``Tensor(...)``)."""
+        self.inside.add(id(t))
+        self.keep.append(t)
+
+    def constant(self, t):
+        """``t`` holds a Python number the step wrote (``x * 2.0``): a true constant."""
+        self.inside.discard(id(t))
 
     def op(self, prim, inputs, params, result):
         """``registry.apply`` ran ``prim``: remember how to run it again."""
@@ -362,157 +380,251 @@ def _bare_meta(m):
 
 
 class _Plan:
-    """The replayable recording: ops, backward plans and calls, in the order they ran."""
+    """The replayable recording, turned into straight-line Python: one local per array,
+    each op's forward and each node's VJP called directly with its arguments, and the
+    gradient routing of the backward walk written out, so that a replay pays for little
+    beyond the NumPy calls.  ``source`` holds the generated code (for reading)."""
 
     def __init__(self, rec, out_spec):
-        self.ops = [(prim, refs, params) for prim, refs, params, _ in rec.ops]  # no nodes
-        self.events = rec.events
-        self.out_spec = out_spec
         self.fallback_reason = None
-        # per op: (forward, input refs, params, whether params need fresh call states)
-        self.fwd = []
-        for prim, refs, params in self.ops:
-            fresh = tuple(k for k, v in params.items() if isinstance(v, CallState))
-            self.fwd.append((prim, refs, params, fresh))
-        # guards: live tensors must keep their shapes, dtypes and requires_grad
-        lives = {}
-        for _, refs, _ in self.ops:
-            for kind, v in refs:
-                if kind == LIVE:
-                    lives[id(v)] = v
-        self.lives = [(t, t.data.shape, t.data.dtype, t.requires_grad) for t in lives.values()]
+        self.env = {
+            "np": _np, "ndarray": _ndarray, "asarray": _np.asarray, "fit": _engine._fit_array,
+            "own": _own, "acc": _acc, "store": _engine._store_grad, "free_slot": free_slot,
+            "SLOTS": SLOTS, "ns": _engine._NUMPY_NS, "wrap": Tensor._wrap,
+            "FALLBACK": _FALLBACK, "RERECORD": _RERECORD, "EAGER": _EAGER,
+        }
+        self.source = _Codegen(rec, out_spec, self.env).source
+        code = builtins.compile(self.source, "<chainrule.compile replay>", "exec")
+        exec(code, self.env)
+        self._run = self.env["replay"]
 
     def replay(self, args):
-        for t, shape, dtype, rg in self.lives:
-            d = t.data
-            if d.shape != shape or d.dtype != dtype or t.requires_grad != rg:
-                return _RERECORD  # a parameter changed shape, dtype or requires_grad
-        arrays = [None] * len(self.ops)
-        params_now = [None] * len(self.ops)
-        argd = [a.data if isinstance(a, Tensor) else a for a in args]
-        fwd = self.fwd
-        updated = False  # whether a call that is not a zero_grad has run
-        for ev in self.events:
-            kind = ev[0]
-            if kind == "ops":
-                for k in range(ev[1], ev[2]):
-                    prim, refs, params, fresh = fwd[k]
-                    ins = [argd[v] if kind_ == ARG else arrays[v] if kind_ == SLOT else v.data
-                           for kind_, v in refs]
-                    if fresh:
-                        params = dict(params)
-                        for name in fresh:
-                            params[name] = type(params[name])()
-                    params_now[k] = params
-                    a0 = ins[0]
-                    xp = _np if type(a0) is _ndarray else backend.get_array_module(a0)
-                    try:
-                        out = prim.forward(xp, *ins, **params)
-                    except OpError:
-                        raise
-                    except (ValueError, TypeError, IndexError) as exc:
-                        raise _fail(prim, [Tensor._wrap(a) for a in ins], params, exc) from None
-                    if type(out) is not _ndarray:
-                        out = xp.asarray(out)
-                    arrays[k] = out
-            elif kind == "backward":
-                if self._backward(ev[1], arrays, params_now, argd) is _FALLBACK:
-                    if updated:
-                        raise RuntimeError(f"chainrule.compile: {self.fallback_reason}; the "
-                                           "replay had already updated parameters")
-                    return _FALLBACK
-            else:
-                _, fn, obj, kwargs = ev
-                updated = updated or "zero_grad" not in fn.__name__
-                fn(obj, **kwargs)
-        return self._output(self.out_spec, arrays, argd)
-
-    def _input(self, ref, arrays, argd):
-        kind, v = ref
-        return argd[v] if kind == ARG else arrays[v] if kind == SLOT else v.data
-
-    def _backward(self, plan, arrays, params_now, argd):
-        """The engine's plain backward walk (``engine.run_backward``) over the recorded
-        schedule: the same VJPs, sums, casts and accumulation order."""
-        if tuple(leaf.grad is None for leaf in plan.leaves) != plan.grads_none:
+        result = self._run(args)
+        if result is _FALLBACK:
             self.fallback_reason = ("the step resets gradients with code the replay does not "
                                     "run (use optimizer.zero_grad() or module.zero_grad())")
-            return _FALLBACK
-        fit, private, ns = _engine._fit_array, _engine._private, _engine._NUMPY_NS
-        root = arrays[plan.root]
-        grads = {plan.root: [backend.get_array_module(root).ones_like(root), False]}
-        leaf_grads = [None] * len(plan.leaves)
-        # leaves' gradient slots (grad_buffers), offered as the engine offers them: to the
-        # first gradient of a leaf without .grad
-        free = [free_slot(leaf) for leaf in plan.leaves] if SLOTS else None
-        node = _ReplayNode()
-        for k, prim, needs, saved, save_out, routes, leafs in plan.steps:
-            entry = grads.pop(k, None)
-            if entry is None:
-                continue
-            g = entry[0]
-            saved = tuple([argd[v] if kind == ARG else arrays[v] if kind == SLOT else
-                           v.data if kind == LIVE else v for kind, v in saved])
-            out = arrays[k] if save_out else None
-            params = params_now[k]
-            if needs is not None:
-                params = {**params, "needs": needs}
-            slots = None
-            if free is not None and leafs:
-                slots = [None] * len(routes)
-                for i, j in leafs:
-                    if leaf_grads[j] is None:
-                        slots[i] = free[j]
-                if prim.into:
-                    params = {**params, "into": tuple(slots)}
-            in_grads = prim.vjp(ns if type(g) is _ndarray else _engine.array_namespace(
-                backend.get_array_module(g)), g, out, *saved, **params)
-            node.prim, node.saved, node.out = prim, saved, out
-            for i, (route, gi) in enumerate(zip(routes, in_grads)):
-                if gi is None or route is None:
-                    continue
-                to_op, j, shape, dtype = route
-                slot = slots[i] if slots is not None else None
-                if slot is not None and gi is slot:
-                    owned = True
-                else:
-                    owned = private(gi, g, node, in_grads)
-                if type(gi) is not _ndarray or gi.shape != shape or gi.dtype != dtype:
-                    gi, made = fit(gi, shape, dtype, slot)
-                    owned = owned or made
-                acc = grads if to_op else None
-                slot = grads.get(j) if to_op else leaf_grads[j]
-                if slot is None:
-                    slot = [gi, owned]
-                    if to_op:
-                        acc[j] = slot
-                    else:
-                        leaf_grads[j] = slot
-                elif slot[1]:
-                    slot[0] += gi
-                else:
-                    total = slot[0] + gi
-                    slot[0] = total if type(total) is _ndarray else \
-                        backend.get_array_module(total).asarray(total)
-                    slot[1] = True
-        for leaf, slot in zip(plan.leaves, leaf_grads):
-            if slot is not None:
-                _engine._store_grad(leaf, slot[0], False, slot[1])
-        return None
+        return result
 
-    def _output(self, spec, arrays, argd):
+
+def _own(gi, g, out, saved, in_grads):
+    """``engine._private`` for a replay: ``gi`` was made by the VJP for this input alone."""
+    if gi is g or type(gi) is not _ndarray or gi.base is not None or gi is out:
+        return False
+    for x in saved:
+        if x is gi:
+            return False
+    n = 0
+    for x in in_grads:
+        if x is gi:
+            n += 1
+    return n == 1
+
+
+def _acc(total, g):
+    """A gradient's second contribution, added (as the engine's ``push``)."""
+    total = total + g
+    return total if type(total) is _ndarray else backend.get_array_module(total).asarray(total)
+
+
+class _Codegen:
+    """Writes the replay function of a recording (see ``_Plan``)."""
+
+    def __init__(self, rec, out_spec, env):
+        self.env = env
+        self.lines = []
+        self.ops = rec.ops
+        lives = {}
+        for _, refs, _, _ in rec.ops:
+            for kind, v in refs:
+                if kind == LIVE:
+                    lives.setdefault(id(v), v)
+        self.live_index = {tid: j for j, tid in enumerate(lives)}
+        # every use of a local, to drop arrays after their last use (memory, as the engine
+        # frees what a node saved once its VJP has run)
+        body = []
+        self._events(rec.events, body)
+        body.append(("return " + self._out(out_spec), self._uses_of_spec(out_spec), ()))
+        w = self.lines.append
+        w("def replay(args):")
+        for j, t in enumerate(lives.values()):
+            env[f"L{j}"] = t
+            env[f"LS{j}"] = (t.data.shape, t.data.dtype, t.requires_grad)
+            w(f"    l{j} = L{j}.data")
+            w(f"    if (l{j}.shape, l{j}.dtype, L{j}.requires_grad) != LS{j}:")
+            w("        return RERECORD")
+        for i, a in enumerate(rec.args):
+            if isinstance(a, Tensor):
+                w(f"    a{i} = args[{i}].data")
+        w("    updated = False")
+        w("    try:")
+        last = {}
+        for n, (_, uses, _) in enumerate(body):
+            for u in uses:
+                last[u] = n
+        for n, (code, _, defs) in enumerate(body):
+            for line in code.split("\n"):
+                w("        " + line)
+            dead = sorted(u for u in last if last[u] == n and u[0] in "xg")
+            if dead and not code.startswith("return"):
+                w("        " + " = ".join(dead) + " = None")
+        w("    except Exception:")
+        w("        if updated:")
+        w("            raise")
+        w("        return EAGER  # eager raises the error, with its message")
+        self.source = "\n".join(self.lines) + "\n"
+
+    # ---------------------------------------------------------------- pieces
+
+    def _ref(self, ref):
+        kind, v = ref
+        if kind == ARG:
+            return f"a{v}"
+        if kind == SLOT:
+            return f"x{v}"
+        if kind == LIVE:
+            return f"l{self.live_index[id(v)]}"
+        name = f"M{len(self.env)}"
+        self.env[name] = v
+        return name
+
+    def _events(self, events, body):
+        for ev in events:
+            if ev[0] == "ops":
+                for k in range(ev[1], ev[2]):
+                    body.append(self._forward(k))
+            elif ev[0] == "backward":
+                self._backward(ev[1], body)
+            else:
+                _, fn, obj, kwargs = ev
+                n = len(self.env)
+                self.env[f"CALL{n}"], self.env[f"OBJ{n}"], self.env[f"KW{n}"] = fn, obj, kwargs
+                code = f"CALL{n}(OBJ{n}, **KW{n})"
+                if "zero_grad" not in fn.__name__:
+                    code = "updated = True\n" + code
+                body.append((code, (), ()))
+
+    def _forward(self, k):
+        prim, refs, params, _ = self.ops[k]
+        env = self.env
+        env[f"F{k}"], env[f"P{k}"] = prim.forward, params
+        fresh = [name for name, v in params.items() if isinstance(v, CallState)]
+        lines = []
+        if fresh:
+            for name in fresh:
+                env[f"C{k}_{name}"] = type(params[name])
+            items = ", ".join(f"{name!r}: C{k}_{name}()" for name in fresh)
+            lines.append(f"p{k} = {{**P{k}, {items}}}")
+        else:
+            lines.append(f"p{k} = P{k}")
+        args = ", ".join(self._ref(r) for r in refs)
+        lines.append(f"x{k} = F{k}(np, {args}, **p{k})  # {prim.name}")
+        lines.append(f"if type(x{k}) is not ndarray:")
+        lines.append(f"    x{k} = asarray(x{k})")
+        uses = tuple(f"x{v}" for kind, v in refs if kind == SLOT)
+        return "\n".join(lines), uses, (f"x{k}",)
+
+    def _backward(self, plan, body):
+        env = self.env
+        b = len(env)
+        env[f"GN{b}"] = plan.grads_none
+        leaves = []
+        for j, leaf in enumerate(plan.leaves):
+            env[f"LEAF{b}_{j}"] = leaf
+            leaves.append(f"LEAF{b}_{j}")
+        check = ", ".join(f"{n}.grad is None" for n in leaves) + ("," if len(leaves) == 1 else "")
+        code = [f"if ({check}) != GN{b}:",
+                "    if updated:",
+                "        raise RuntimeError('chainrule.compile: the step resets gradients with "
+                "code the replay does not run; the replay had already updated parameters')",
+                "    return FALLBACK"]
+        for j, n in enumerate(leaves):
+            code.append(f"f{b}_{j} = free_slot({n}) if SLOTS else None")
+            code.append(f"lg{b}_{j} = None")
+        nodes = {k for k, *_ in plan.steps}
+        for k in sorted(nodes - {plan.root}):
+            code.append(f"g{k} = None")
+        code.append(f"g{plan.root} = np.ones_like(x{plan.root})")
+        body.append(("\n".join(code), (f"x{plan.root}",), ()))
+        for k, prim, needs, saved, save_out, routes, leafs in plan.steps:
+            body.append(self._vjp(b, k, prim, needs, saved, save_out, routes, leafs))
+        store = [f"if lg{b}_{j} is not None:\n    store({n}, lg{b}_{j}, False, lo{b}_{j})"
+                 for j, n in enumerate(leaves)]
+        body.append(("\n".join(store) or "pass", (), ()))
+
+    def _vjp(self, b, k, prim, needs, saved, save_out, routes, leafs):
+        env = self.env
+        env[f"V{k}"] = prim.vjp
+        refs = [self._ref(r) for r in saved]
+        out = f"x{k}" if save_out else "None"
+        extra = []
+        if needs is not None:
+            env[f"N{k}"] = needs
+            extra.append(f"'needs': N{k}")
+        if prim.into and leafs:
+            into = ["None"] * len(routes)
+            for i, j in leafs:
+                into[i] = f"(f{b}_{j} if lg{b}_{j} is None else None)"
+            extra.append(f"'into': ({', '.join(into)},)")
+        params = f"{{**p{k}, {', '.join(extra)}}}" if extra else f"p{k}"
+        lines = [f"if g{k} is not None:  # {prim.name}'s VJP"]
+        if leafs:
+            lines.append(f"    sv = ({', '.join(refs)},)")
+            lines.append(f"    r = V{k}(ns, g{k}, {out}, *sv, **{params})")
+        else:
+            lines.append(f"    r = V{k}(ns, g{k}, {out}, {', '.join(refs)}, **{params})")
+        for i, route in enumerate(routes):
+            if route is None:
+                continue
+            to_op, j, shape, dtype = route
+            sname, dname = f"S{k}_{i}", f"D{k}_{i}"
+            env[sname], env[dname] = shape, dtype
+            lines.append(f"    gi = r[{i}]")
+            lines.append("    if gi is not None:")
+            if to_op:
+                lines += [f"        if type(gi) is not ndarray or gi.shape != {sname} or "
+                          f"gi.dtype != {dname}:",
+                          f"            gi = fit(gi, {sname}, {dname})[0]",
+                          f"        g{j} = gi if g{j} is None else acc(g{j}, gi)"]
+            else:
+                lg, lo, slot = f"lg{b}_{j}", f"lo{b}_{j}", f"f{b}_{j}"
+                lines += [f"        slot = {slot} if {lg} is None else None",
+                          "        if slot is not None and gi is slot:",
+                          "            o = True",
+                          "        else:",
+                          f"            o = own(gi, g{k}, {out}, sv, r)",
+                          f"        if type(gi) is not ndarray or gi.shape != {sname} or "
+                          f"gi.dtype != {dname}:",
+                          f"            gi, m = fit(gi, {sname}, {dname}, slot)",
+                          "            o = o or m",
+                          f"        if {lg} is None:",
+                          f"            {lg}, {lo} = gi, o",
+                          f"        elif {lo}:",
+                          f"            {lg} += gi",
+                          "        else:",
+                          f"            {lg}, {lo} = acc({lg}, gi), True"]
+        uses = tuple(r for r in refs if r[0] == "x") + ((f"x{k}",) if save_out else ()) + \
+            (f"g{k}",) + tuple(f"g{r[1]}" for r in routes if r is not None and r[0])
+        return "\n".join(lines), uses, ()
+
+    def _out(self, spec):
         kind, v = spec
         if kind == "tensor":
-            return Tensor._wrap(self._input(v, arrays, argd))
-        if kind == "dict":
-            return {k: self._output(s, arrays, argd) for k, s in v.items()}
+            return f"wrap({self._ref(v)})"
         if kind == "none":
-            return None
-        items = [self._output(s, arrays, argd) for s in v]
-        return tuple(items) if kind == "tuple" else items
+            return "None"
+        if kind == "dict":
+            env_name = f"K{len(self.env)}"
+            self.env[env_name] = list(v)
+            items = ", ".join(self._out(s) for s in v.values())
+            return f"dict(zip({env_name}, ({items},)))"
+        items = ", ".join(self._out(s) for s in v)
+        return f"({items},)" if kind == "tuple" else f"[{items}]"
 
-
-class _ReplayNode:
-    """What ``engine._private`` reads of a node."""
-
-    __slots__ = ("prim", "saved", "out")
+    def _uses_of_spec(self, spec):
+        kind, v = spec
+        if kind == "tensor":
+            return (f"x{v[1]}",) if v[0] == SLOT else ()
+        if kind == "none":
+            return ()
+        parts = v.values() if kind == "dict" else v
+        return tuple(u for s in parts for u in self._uses_of_spec(s))

@@ -61,6 +61,8 @@ class Tensor:
         self.requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
+        if state.recorder is not None:  # chainrule.compile: a tensor made outside the ops
+            state.recorder.made(self)
 
     @classmethod
     def _wrap(cls, array, requires_grad: bool = False) -> "Tensor":
@@ -73,6 +75,8 @@ class Tensor:
         t._version = [0]
         t._hooks = None
         t._name = None
+        if state.recorder is not None:  # chainrule.compile: a tensor made outside the ops
+            state.recorder.made(t)
         return t
 
     # ------------------------------------------------------------ attributes

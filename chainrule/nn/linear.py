@@ -51,7 +51,10 @@ class Linear(Module):
             init.uniform_(self.bias, -bound, bound)
 
     def forward(self, input):
-        return F.linear(input, self.weight, self.bias)
+        # the parameters straight from their dict: ``self.weight`` would first fail the
+        # normal attribute lookup and then reach Module.__getattr__ (a hot path, every step)
+        params = self._parameters
+        return F.linear(input, params["weight"], params["bias"])
 
     def extra_repr(self) -> str:
         return (f"in_features={self.in_features}, out_features={self.out_features}, "

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from .. import backend
 from .._errors import op_error
+from ..autograd.grad_mode import state
 from .registry import apply
 
 _np = backend.np
@@ -64,7 +65,10 @@ def result_dtype(operands):
 def as_tensor_like(value, np_dtype, like) -> "Tensor":
     """A constant Tensor holding a Python scalar, on ``like``'s device."""
     xp = backend.get_array_module(like.data)
-    return Tensor._wrap(xp.asarray(value, dtype=np_dtype))
+    t = Tensor._wrap(xp.asarray(value, dtype=np_dtype))
+    if state.recorder is not None:
+        state.recorder.constant(t)  # a Python number: chainrule.compile may replay it as is
+    return t
 
 
 def cast(x, np_dtype):

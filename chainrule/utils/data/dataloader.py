@@ -59,8 +59,11 @@ class _Plan:
 
 def _as_index_array(keys):
     """int64 array of ``keys`` if they are all integers, else the list itself."""
+    if isinstance(keys, _np.ndarray) and keys.ndim == 1 and keys.dtype.kind in "iu":
+        return keys.astype(_np.int64)  # a copy: the plan must not change with the sampler
     keys = list(keys)
-    if all(isinstance(k, (int, _np.integer)) and not isinstance(k, bool) for k in keys):
+    # one pass in C over the keys' types (a sampler of 60,000 indices is checked per epoch)
+    if all(issubclass(t, (int, _np.integer)) and t is not bool for t in set(map(type, keys))):
         return _np.asarray(keys, dtype=_np.int64).reshape(-1)
     return keys
 
@@ -76,6 +79,8 @@ def _sampler_indices(sampler):
     if hasattr(sampler, "_index_array") and \
             _defined_in(cls, "__iter__") is _defined_in(cls, "_index_array"):
         return sampler._index_array()
+    if type(sampler) in (list, _np.ndarray):  # the order given as a list or an array
+        return _as_index_array(sampler)
     return _as_index_array(iter(sampler))
 
 
