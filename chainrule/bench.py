@@ -2,17 +2,20 @@
 
 Classification MLP (784-256-128-10 and 784-1024-1024-1024-10), ReLU, softmax cross-entropy,
 float32, SGD with momentum 0.9 and lr 0.01, on synthetic data (60,000 x 784 standard normal
-inputs, labels from a fixed random linear teacher, seed 0).  Three implementations train
+inputs, labels from a fixed random linear teacher, seed 0).  Every implementation trains
 from the same initial weights on the same batches:
 
 - ``chainrule``: the public API exactly as a user writes it (``nn.Sequential``,
   ``F.cross_entropy``, ``loss.backward()``, ``optim.SGD``, batches from ``DataLoader``);
-- ``torch``: PyTorch eager (``torch.nn`` + ``torch.optim.SGD``, same threads), when installed;
+- ``compiled``: the same training step wrapped in ``chainrule.compile`` (opt-in, one line);
+- ``torch``: PyTorch eager (``torch.nn`` + ``torch.optim.SGD``, same threads), when
+  installed, batched by one vectorized index (its fastest way);
 - ``numpy``: a hand-written NumPy forward/backward of the same net, the floor that any NumPy
   framework can at best reach.
 
-Rounds are interleaved (each round runs every implementation once) and ratios are taken
-within a round, so that a noisy neighbour slows all of them alike.
+Rounds are interleaved (each round runs every implementation once, after a short rest: see
+``IDLE_S``) and ratios are taken within a round, so that a noisy neighbour slows all of
+them alike.  A check that all implementations reach the same loss comes first.
 """
 
 from __future__ import annotations

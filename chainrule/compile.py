@@ -4,9 +4,11 @@ Eager mode pays, on every op, for what makes it flexible: a Tensor and a graph N
 result, version stamps, validation, a topological sort and id-keyed bookkeeping in the
 backward walk.  A training step runs the same ops on same-shaped batches every time, so
 ``compile`` runs the step once eagerly while recording it, and afterwards replays the
-recording: each primitive's ``forward`` on arrays, the backward as a fixed schedule of the
-same VJPs, and the optimizer calls made during the recording.  The arithmetic is the same
-NumPy calls in the same order, so a replay gives the same numbers as eager, bit for bit.
+recording, turned into straight-line Python code: each primitive's ``forward`` on arrays,
+the backward as a fixed schedule of the same VJPs (gradients written into the optimizer's
+preallocated slots, arrays dropped after their last use), and the optimizer calls made
+during the recording.  The arithmetic is the same NumPy calls in the same order, so a
+replay gives the same numbers as eager, bit for bit.
 
     step = chainrule.compile(train_step)     # train_step(xb, yb) -> loss
     for xb, yb in loader:
@@ -17,10 +19,12 @@ What is recorded: chainrule ops, one ``backward()`` of a scalar, and calls of
 step runs only while recording (``print``, ``.item()``, branches on values), as in
 ``torch.jit.trace`` or CUDA graphs: the step must run the same ops, with the same parameters,
 on every call.  A new signature (argument shapes, dtypes, non-tensor arguments) is recorded
-again.  Steps that the replay could not reproduce -- in-place ops, random draws (dropout),
-custom ``Function``s, hooks, ``create_graph``, ``autograd.grad``, anomaly mode, op parameters
-that hold arrays (indexing by data) -- are detected while recording and run eagerly from then
-on (with one warning), so the results are always eager's.
+again, and so is a step whose parameters changed shape, dtype or ``requires_grad``.  Steps
+that a replay could not reproduce -- in-place ops, random draws (dropout), tensors made
+outside the ops from data (``one_hot``, comparisons, ``argmax``), op parameters that hold
+arrays (indexing by data), custom ``Function``s, hooks, ``create_graph``,
+``autograd.grad``, CuPy arrays -- are detected while recording and run eagerly from then on
+(with one warning), so the results are always eager's.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ from . import backend, random
 from .autograd import engine as _engine
 from .autograd.grad_buffers import SLOTS, free_slot
 from .autograd.grad_mode import state
-from .ops.registry import CallState, Meta, Node, OpError, _fail
+from .ops.registry import CallState, Meta, Node
 from .tensor import Tensor
 
 __all__ = ["compile", "CompiledStep"]
@@ -218,6 +222,8 @@ class _Recorder:
         node = result._node
         if node is not None and (node.hooks or prim.custom):
             self.fail("a graph node has hooks or is a custom Function")
+        if type(result.data) is not _ndarray:
+            self.fail("the step runs on CuPy arrays (a replay runs NumPy only)")
         k = len(self.ops)
         self.ops.append((prim, refs, params, node))
         self._bind(result, (SLOT, k))
@@ -443,7 +449,7 @@ class _Codegen:
         # frees what a node saved once its VJP has run)
         body = []
         self._events(rec.events, body)
-        body.append(("return " + self._out(out_spec), self._uses_of_spec(out_spec), ()))
+        body.append(("return " + self._out(out_spec), self._uses_of_spec(out_spec)))
         w = self.lines.append
         w("def replay(args):")
         for j, t in enumerate(lives.values()):
@@ -458,10 +464,10 @@ class _Codegen:
         w("    updated = False")
         w("    try:")
         last = {}
-        for n, (_, uses, _) in enumerate(body):
+        for n, (_, uses) in enumerate(body):
             for u in uses:
                 last[u] = n
-        for n, (code, _, defs) in enumerate(body):
+        for n, (code, _) in enumerate(body):
             for line in code.split("\n"):
                 w("        " + line)
             dead = sorted(u for u in last if last[u] == n and u[0] in "xg")
@@ -501,7 +507,7 @@ class _Codegen:
                 code = f"CALL{n}(OBJ{n}, **KW{n})"
                 if "zero_grad" not in fn.__name__:
                     code = "updated = True\n" + code
-                body.append((code, (), ()))
+                body.append((code, ()))
 
     def _forward(self, k):
         prim, refs, params, _ = self.ops[k]
@@ -521,7 +527,7 @@ class _Codegen:
         lines.append(f"if type(x{k}) is not ndarray:")
         lines.append(f"    x{k} = asarray(x{k})")
         uses = tuple(f"x{v}" for kind, v in refs if kind == SLOT)
-        return "\n".join(lines), uses, (f"x{k}",)
+        return "\n".join(lines), uses
 
     def _backward(self, plan, body):
         env = self.env
@@ -544,12 +550,12 @@ class _Codegen:
         for k in sorted(nodes - {plan.root}):
             code.append(f"g{k} = None")
         code.append(f"g{plan.root} = np.ones_like(x{plan.root})")
-        body.append(("\n".join(code), (f"x{plan.root}",), ()))
+        body.append(("\n".join(code), (f"x{plan.root}",)))
         for k, prim, needs, saved, save_out, routes, leafs in plan.steps:
             body.append(self._vjp(b, k, prim, needs, saved, save_out, routes, leafs))
         store = [f"if lg{b}_{j} is not None:\n    store({n}, lg{b}_{j}, False, lo{b}_{j})"
                  for j, n in enumerate(leaves)]
-        body.append(("\n".join(store) or "pass", (), ()))
+        body.append(("\n".join(store) or "pass", ()))
 
     def _vjp(self, b, k, prim, needs, saved, save_out, routes, leafs):
         env = self.env
@@ -604,7 +610,7 @@ class _Codegen:
                           f"            {lg}, {lo} = acc({lg}, gi), True"]
         uses = tuple(r for r in refs if r[0] == "x") + ((f"x{k}",) if save_out else ()) + \
             (f"g{k}",) + tuple(f"g{r[1]}" for r in routes if r is not None and r[0])
-        return "\n".join(lines), uses, ()
+        return "\n".join(lines), uses
 
     def _out(self, spec):
         kind, v = spec

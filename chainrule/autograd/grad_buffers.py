@@ -37,7 +37,7 @@ class GradBuffer:
         self.flat = _np.zeros(sum(sizes), dtype=dtype)
         views, start = [], 0
         for t, n in zip(leaves, sizes):
-            views.append(self.flat[start:start + n].reshape(t.data.shape))
+            views.append(view_like(self.flat[start:start + n], t.data))
             start += n
         self.views = tuple(views)
         del views, t  # (no stray references while the baselines below are measured)
@@ -66,6 +66,14 @@ class GradBuffer:
         return self.views[i] is array
 
 
+def view_like(flat, array):
+    """``flat`` (1-d, ``array.size`` long) reshaped to ``array``'s shape, column-major when
+    ``array`` is (nn.Linear's weights), so that a slot has its leaf's layout."""
+    if array.ndim == 2 and array.flags.f_contiguous and not array.flags.c_contiguous:
+        return flat.reshape(array.shape[::-1]).T
+    return flat.reshape(array.shape)
+
+
 def _unregister(keys, me):
     for k in keys:
         entry = SLOTS.get(k)
@@ -84,4 +92,6 @@ def free_slot(leaf):
     view = buf.free(entry[1])
     if view is None or view.shape != leaf.data.shape or view.dtype != leaf.data.dtype:
         return None
+    if view.flags.c_contiguous != leaf.data.flags.c_contiguous:
+        return None  # the leaf's array changed layout since the slots were made
     return view

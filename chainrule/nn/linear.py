@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from .. import creation
+from .. import backend, creation
 from . import functional as F
 from . import init
 from .module import Module
@@ -28,6 +28,12 @@ class Linear(Module):
 
     torch's initialization: ``weight`` from kaiming_uniform_(a=sqrt(5)), which is
     U(-1/sqrt(in_features), 1/sqrt(in_features)); ``bias`` from the same range.
+
+    ``weight`` is an (out_features, in_features) tensor stored column-major, i.e. as the
+    row-major (in_features, out_features) matrix that ``x @ weight.T`` multiplies: OpenBLAS
+    multiplies that layout faster than torch's row-major one (784->256 at batch 128, two
+    threads: forward 137 instead of 159 us, weight gradient 120 instead of 151 us).  Values,
+    shapes and every operation are the same; only ``weight.is_contiguous()`` tells.
     """
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True, device=None,
@@ -35,8 +41,9 @@ class Linear(Module):
         super().__init__()
         self.in_features = in_features
         self.out_features = out_features
-        self.weight = Parameter(creation.empty(out_features, in_features, dtype=dtype,
-                                               device=device))
+        weight = creation.empty(out_features, in_features, dtype=dtype, device=device)
+        weight.data = backend.get_array_module(weight.data).asfortranarray(weight.data)
+        self.weight = Parameter(weight)
         if bias:
             self.bias = Parameter(creation.empty(out_features, dtype=dtype, device=device))
         else:

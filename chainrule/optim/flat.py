@@ -22,10 +22,12 @@ from __future__ import annotations
 import sys
 
 from .. import backend
-from ..autograd.grad_buffers import GradBuffer
+from ..autograd.grad_buffers import GradBuffer, view_like
 from ..tensor import Tensor
 
 _np = backend.np
+
+CHUNK = 2**20  # elements per piece of an elementwise update (4 MiB of float32 per array)
 
 
 def _movable(t, old_base=None) -> bool:
@@ -47,15 +49,17 @@ class FlatGroup:
         self.pflat = _np.empty(sum(sizes), dtype=self.dtype)
         views, start = [], 0
         for p, n in zip(params, sizes):
-            v = self.pflat[start:start + n].reshape(p.data.shape)
+            v = view_like(self.pflat[start:start + n], p.data)  # the same layout
             v[...] = p.data
             p.data = v
             views.append(v)
             start += n
         self.pviews = tuple(views)
         self.sizes = sizes
+        n = len(self.pflat)
+        self.chunks = [(a, min(a + CHUNK, n)) for a in range(0, n, CHUNK)] or [(0, 0)]
         self.grads = GradBuffer(self.params)
-        self.state = {}  # name -> (flat array, views)
+        self.state = {}  # name -> (flat array, views, the state Tensors holding the views)
 
     @classmethod
     def make(cls, params, old_base=None):
@@ -90,15 +94,21 @@ class FlatGroup:
     def state_flat(self, state, name):
         """The flat array of state buffer ``name``: bound (each ``state[p][name]`` a view),
         None when no parameter has the buffer yet, or False when only some have it."""
-        have = [state[p].get(name) for p in self.params] if state else [None] * len(self.params)
+        entry = self.state.get(name)
+        if entry is not None:  # the usual case: every buffer is still its view
+            flat, views, tensors = entry
+            for p, t, v in zip(self.params, tensors, views):
+                st = state.get(p)
+                if st is None or st.get(name) is not t or t.data is not v:
+                    break
+            else:
+                return flat
+        have = [state[p].get(name) if p in state else None for p in self.params]
         if all(b is None for b in have):
             return None
         if any(not isinstance(b, Tensor) or b.data.shape != p.data.shape
                for b, p in zip(have, self.params)):
             return False
-        entry = self.state.get(name)
-        if entry is not None and all(b.data is v for b, v in zip(have, entry[1])):
-            return entry[0]
         # buffers made elsewhere (loaded, or from per-parameter steps): copy them in; the
         # state Tensors stay the same objects, their arrays become views
         flat = _np.empty(sum(self.sizes), dtype=self.dtype)
@@ -106,20 +116,21 @@ class FlatGroup:
         for b, v in zip(have, views):
             v[...] = b.data
             b.data = v
-        self.state[name] = (flat, views)
+        self.state[name] = (flat, views, tuple(have))
         return flat
 
     def adopt_state(self, state, name, flat):
         """Store the new flat buffer ``flat`` as ``state[p][name]`` views."""
         views = self._views(flat)
-        for p, v in zip(self.params, views):
-            state[p][name] = Tensor._wrap(v)
-        self.state[name] = (flat, views)
+        tensors = tuple(Tensor._wrap(v) for v in views)
+        for p, t in zip(self.params, tensors):
+            state[p][name] = t
+        self.state[name] = (flat, views, tensors)
 
     def _views(self, flat):
         views, start = [], 0
-        for p, n in zip(self.params, self.sizes):
-            views.append(flat[start:start + n].reshape(p.data.shape))
+        for v, n in zip(self.pviews, self.sizes):
+            views.append(view_like(flat[start:start + n], v))
             start += n
         return tuple(views)
 
@@ -131,12 +142,17 @@ class FlatGroup:
 def flat_group(optimizer, index, group):
     """The FlatGroup of ``optimizer.param_groups[index]`` (made on first use, remade when the
     group's parameters or their arrays changed), or None when the group doesn't qualify."""
-    cache = optimizer.__dict__.setdefault("_flat_groups", {})
+    cache = optimizer.__dict__.get("_flat_groups")
+    if cache is None:
+        cache = optimizer.__dict__["_flat_groups"] = {}
     params = group["params"]
     flat = cache.get(index)
-    if flat is not None and len(flat.params) == len(params) and all(
-            p is q and p.data is v for p, q, v in zip(params, flat.params, flat.pviews)):
-        return flat
+    if flat is not None and len(flat.params) == len(params):
+        for p, q, v in zip(params, flat.params, flat.pviews):
+            if p is not q or p.data is not v:
+                break
+        else:
+            return flat
     old_base = flat.pflat if flat is not None else None
     cache[index] = flat = None  # drop the old group's views before counting references
     flat = FlatGroup.make(params, old_base)  # (a group that doesn't qualify: asked again)

@@ -212,3 +212,18 @@ def test_mixed_dtypes_keep_the_loop():
         opt.step()
     assert opt._flat_groups[0] is None
     np.testing.assert_allclose(a.detach().numpy(), 0.8)
+
+
+@pytest.mark.parametrize("kw", [dict(lr=0.05, momentum=0.9),
+                                dict(lr=0.05, momentum=0.9, nesterov=True, weight_decay=0.1),
+                                dict(lr=0.1)])
+def test_an_update_in_chunks_equals_the_loop(monkeypatch, kw):
+    from chainrule.optim import flat
+
+    monkeypatch.setattr(flat, "CHUNK", 7)  # uneven pieces across parameter boundaries
+    model, opt, chunked = _train(kw)
+    assert len(opt._flat_groups[0].chunks) > 10 and _flat_in_use(opt, model)
+    _, _, loop = _train(kw, foreach=False)
+    for (pc, _), (pl, _) in zip(chunked, loop):
+        for a, b in zip(pc, pl):
+            assert np.array_equal(a, b)

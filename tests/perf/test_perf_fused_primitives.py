@@ -12,35 +12,45 @@ import pytest
 
 import chainrule as cr
 import chainrule.nn.functional as F
+from chainrule import nn
 from chainrule.autograd import gradcheck
 from chainrule.ops import layers
 from chainrule.ops.elementwise import _zero_where
 
-# (batch, in, out): the first rows take linear's small-batch form, (w @ x.T).T
+# (batch, in, out): some rows take linear's small-batch form, (w @ x.T).T, for row-major
+# weights, some for column-major ones (nn.Linear's), some for neither
 LINEAR_SHAPES = [(2, 128, 4), (3, 130, 6), (5, 128, 12), (16, 200, 40), (64, 128, 128),
-                 (4, 8, 3), (65, 128, 200), (7, 128, 13)]
+                 (4, 8, 3), (65, 128, 200), (7, 128, 13), (3, 520, 12), (8, 512, 40)]
+LAYOUTS = ["C", "F"]
 
 
-def _small_batch_form(n, i, o):
-    return 2 <= n <= 64 and o >= 2 * n and i >= 128
+def test_the_table_covers_both_forms_for_both_layouts():
+    for layout in LAYOUTS:
+        forms = set()
+        for n, i, o in LINEAR_SHAPES:
+            w = np.zeros((o, i), order=layout)
+            forms.add(layers._small_batch(n, w))
+        assert forms == {True, False}, layout
 
 
-def test_the_table_covers_both_forms():
-    forms = {_small_batch_form(*s) for s in LINEAR_SHAPES}
-    assert forms == {True, False}
+def test_nn_linear_stores_its_weight_column_major():
+    lin = nn.Linear(5, 3)
+    assert lin.weight.shape == (3, 5) and lin.weight.data.flags.f_contiguous
 
 
-def _tensors(rng, n, i, o, dtype=np.float64, bias=True):
+def _tensors(rng, n, i, o, dtype=np.float64, bias=True, layout="C"):
     x = cr.tensor(rng.standard_normal((n, i)).astype(dtype), requires_grad=True)
     w = cr.tensor(rng.standard_normal((o, i)).astype(dtype), requires_grad=True)
+    w.data = np.asarray(w.data, order=layout)
     b = cr.tensor(rng.standard_normal(o).astype(dtype), requires_grad=True) if bias else None
     return x, w, b
 
 
 @pytest.mark.parametrize("shape", LINEAR_SHAPES, ids=str)
 @pytest.mark.parametrize("bias", [True, False])
-def test_linear_matches_its_composition(rng, shape, bias):
-    x, w, b = _tensors(rng, *shape, bias=bias)
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_linear_matches_its_composition(rng, shape, bias, layout):
+    x, w, b = _tensors(rng, *shape, bias=bias, layout=layout)
     fused = F.linear(x, w, b)
     g = rng.standard_normal(fused.shape)
     fused.backward(cr.tensor(g))
@@ -57,9 +67,18 @@ def test_linear_matches_its_composition(rng, shape, bias):
     assert fused.data.flags.c_contiguous  # both forms give a row-major result
 
 
-@pytest.mark.parametrize("shape", [(2, 128, 5), (3, 129, 7), (4, 6, 3)], ids=str)
-def test_linear_gradcheck(rng, shape):
-    x, w, b = _tensors(rng, *shape)
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_linear_weight_gradient_has_the_weight_layout(rng, layout):
+    x, w, b = _tensors(rng, 6, 20, 9, layout=layout)
+    F.linear(x, w, b).sum().backward()
+    g = w.grad.data
+    assert g.flags.f_contiguous == (layout == "F") and g.base is None  # adopted, not copied
+
+
+@pytest.mark.parametrize("shape", [(2, 128, 5), (3, 129, 7), (4, 6, 3), (2, 513, 9)], ids=str)
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_linear_gradcheck(rng, shape, layout):
+    x, w, b = _tensors(rng, *shape, layout=layout)
     assert gradcheck(lambda x, w, b: F.linear(x, w, b), (x, w, b))
 
 
@@ -70,10 +89,12 @@ def test_linear_skips_the_gradient_of_data_that_needs_none(rng):
     assert x.grad is None and w.grad is not None and b.grad is not None
 
 
-def test_linear_vjp_writes_into_a_given_slot(rng):
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_linear_vjp_writes_into_a_given_slot(rng, layout):
     n, i, o = 8, 130, 20
     x, w, g = (rng.standard_normal(s) for s in ((n, i), (o, i), (n, o)))
-    slot = np.full((o, i), np.nan)
+    w = np.asarray(w, order=layout)
+    slot = np.full((o, i), np.nan, order=layout)
     gx, gw, gb = layers.linear.vjp(cr.ops.namespace.array_namespace(np), g, None, x, w,
                                    np.zeros(o), into=(None, slot, None))
     assert gw is slot
