@@ -42,7 +42,7 @@ class Tensor:
     tensor([2., 4., 6.])
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "_node", "_version", "_hooks", "_name",
+    __slots__ = ("data", "_grad", "_requires_grad", "_node", "_version", "_hooks", "_name",
                  "__weakref__")
     __array_priority__ = 1000  # NumPy defers to our reflected operators
     __array_ufunc__ = None
@@ -53,12 +53,12 @@ class Tensor:
         self.data = _to_array(data if data is not None else [], None)
         if self.data.dtype.kind in "iub" and data is not None and not backend.is_array(data):
             self.data = self.data.astype(backend.get_default_dtype().np)  # torch.Tensor(list)
-        self.grad = None
+        self._grad = None
         self._node = None
         self._version = [0]
         self._hooks = None
         self._name = None
-        self.requires_grad = False
+        self._requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
         if state.recorder is not None:  # chainrule.compile: a tensor made outside the ops
@@ -69,8 +69,8 @@ class Tensor:
         """A tensor around ``array`` without copying or checking (internal fast path)."""
         t = cls.__new__(cls)
         t.data = array
-        t.grad = None
-        t.requires_grad = requires_grad
+        t._grad = None
+        t._requires_grad = requires_grad
         t._node = None
         t._version = [0]
         t._hooks = None
@@ -177,12 +177,46 @@ class Tensor:
 
     def detach_(self) -> "Tensor":
         self._node = None
-        self.requires_grad = False
+        self._requires_grad = False
         return self
 
     def clone(self) -> "Tensor":
         """A copy with its own memory; the gradient passes straight through."""
         return _ops.clone(self)
+
+    @property
+    def requires_grad(self) -> bool:
+        """Whether operations on this tensor are recorded for backward.  Setting it is
+        ``requires_grad_(value)``: only floating tensors can require grad, and only a leaf
+        can stop requiring it (as in torch)."""
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, value: bool) -> None:
+        self.requires_grad_(value)
+
+    @property
+    def grad(self):
+        """The gradient accumulated by backward (None until then).  An assigned gradient
+        must be a Tensor of this tensor's shape, dtype and device, or None (as in torch)."""
+        return self._grad
+
+    @grad.setter
+    def grad(self, value) -> None:
+        if value is not None:
+            if not isinstance(value, Tensor):
+                raise TypeError(f"assigned grad expected to be a Tensor or None but got grad of "
+                                f"type {type(value).__name__}")
+            if value.data.shape != self.data.shape:
+                raise RuntimeError(f"assigned grad has data of a different size: grad "
+                                   f"{tuple(value.data.shape)}, tensor {tuple(self.data.shape)}")
+            if value.data.dtype != self.data.dtype:
+                raise RuntimeError(f"assigned grad has data of a different type: grad "
+                                   f"{value.dtype}, tensor {self.dtype}")
+            if type(value.data) is not type(self.data):
+                raise RuntimeError(f"assigned grad has data located on a different device: grad "
+                                   f"{value.device}, tensor {self.device}")
+        self._grad = value
 
     def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
         if requires_grad and self.data.dtype.kind != "f":
@@ -193,7 +227,7 @@ class Tensor:
             raise op_error("requires_grad_", "you can only change requires_grad flags of leaf "
                            "variables; to use a computed tensor without its graph, use "
                            "tensor.detach()", RuntimeError)
-        self.requires_grad = requires_grad
+        self._requires_grad = bool(requires_grad)
         return self
 
     def retain_grad(self) -> None:
@@ -613,7 +647,7 @@ class Tensor:
         self._version[0] += 1
         if recording:
             node = result._node
-            self._node, self.requires_grad = node, result.requires_grad
+            self._node, self._requires_grad = node, result._requires_grad
             if node is not None:
                 node.vout = self._version[0]
                 if node.out is not None:

@@ -215,7 +215,7 @@ class Function:
         ctx._name = cls.__name__
         ctx._positions = tuple(i for i, a in enumerate(args) if isinstance(a, Tensor))
         tensors = [args[i] for i in ctx._positions]
-        record = state.enabled and any(t.requires_grad for t in tensors)
+        record = state.enabled and any(t._requires_grad for t in tensors)
         ctx.needs_input_grad = tuple(
             record and isinstance(a, Tensor) and a.requires_grad for a in args)
         with no_grad():
@@ -239,7 +239,7 @@ class Function:
                     out.data.shape, out.data.dtype, result._version[0])
         ctx._node = weakref.ref(node)
         _keep_saved_output(ctx, out, result, ctx._node)
-        result.requires_grad = True
+        result._requires_grad = True
         result._node = node
         return result
 
@@ -309,7 +309,7 @@ def _several_outputs(cls, ctx, tensors, record, outs):
                                           "k": k},
                         (packed,), None, (), o.data.shape, o.data.dtype, result._version[0])
         _keep_saved_output(ctx, o, result, weakref.ref(out_node))
-        result.requires_grad = True
+        result._requires_grad = True
         result._node = out_node
     return results
 

@@ -29,12 +29,12 @@ class Parameter(Tensor):
         else:
             raise TypeError(f"Parameter: data must be a Tensor, got {type(data).__name__}")
         self.data = array
-        self.grad = None
+        self._grad = None
         self._node = None
         self._version = version
         self._hooks = None
         self._name = None
-        self.requires_grad = False
+        self._requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
 

@@ -201,7 +201,7 @@ def edges_of(op_name, inputs):
     """The ``edges`` of a node with these inputs (see Node), rejecting stale inputs."""
     edges = []
     for i, t in enumerate(inputs):
-        if not t.requires_grad:
+        if not t._requires_grad:
             edges.append(None)
             continue
         node = t._node
@@ -237,7 +237,7 @@ def apply(prim: Primitive, *inputs, **params):
         out = xp.asarray(out)
     result = Tensor.__new__(Tensor)
     result.data = out
-    result.grad = None
+    result._grad = None
     result._hooks = None
     result._name = None
     base = out.base
@@ -252,7 +252,7 @@ def apply(prim: Primitive, *inputs, **params):
     if state.enabled:
         edges = []  # see Node; built while looking for an input that requires grad
         for t in inputs:
-            if t.requires_grad:
+            if t._requires_grad:
                 record = True
                 node = t._node
                 if node is None:
@@ -265,7 +265,7 @@ def apply(prim: Primitive, *inputs, **params):
                 edges.append(None)
                 has_const = True
     if not record:
-        result.requires_grad = False
+        result._requires_grad = False
         result._node = None
         if state.anomaly:
             _check_finite(prim, out, None)
@@ -301,7 +301,7 @@ def apply(prim: Primitive, *inputs, **params):
     versions = tuple(versions)
     node = Node(prim, tuple(edges), params, saved, out if prim.save_out else None, versions,
                 out.shape, out.dtype, vout)
-    result.requires_grad = True
+    result._requires_grad = True
     result._node = node
     if state.anomaly:
         node.where = user_frame_location()

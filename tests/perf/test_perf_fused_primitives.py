@@ -210,3 +210,42 @@ def test_relu_gradient_matches_torch_at_special_values(torch):
 def test_relu_gradcheck(rng):
     x = cr.tensor(rng.standard_normal((5, 7)) + 0.05, requires_grad=True)
     assert gradcheck(lambda x: x.relu(), (x,))
+
+
+# ------------------------------------------------------------------ float32 end to end
+
+
+def test_a_float32_training_step_makes_no_float64_array(monkeypatch):
+    """Python scalars (lr, momentum, the mean's 1/n, label smoothing...) must not promote
+    anything to float64: every forward and VJP result of a float32 step stays float32."""
+    from chainrule import optim
+    from chainrule.ops.registry import REGISTRY
+
+    seen = []
+
+    def watch(name, fn):
+        def wrapped(*args, **kwargs):
+            out = fn(*args, **kwargs)
+            for a in out if isinstance(out, tuple) else (out,):
+                if hasattr(a, "dtype") and a.dtype.kind == "f":
+                    seen.append((name, a.dtype))
+            return out
+        return wrapped
+
+    for name, prim in REGISTRY.items():
+        monkeypatch.setattr(prim, "forward", watch(name, prim.forward))
+        if prim.vjp is not None:
+            monkeypatch.setattr(prim, "vjp", watch(name, prim.vjp))
+    cr.manual_seed(0)
+    model = nn.Sequential(nn.Linear(20, 16), nn.ReLU(), nn.Linear(16, 4))
+    opt = optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-4)
+    x, y = cr.randn(8, 20), cr.tensor(np.arange(8) % 4)
+    for _ in range(2):
+        opt.zero_grad()
+        loss = F.cross_entropy(model(x), y, label_smoothing=0.1)
+        loss.backward()
+        opt.step()
+    assert seen and {d for _, d in seen} == {np.dtype(np.float32)}, set(seen)
+    assert loss.dtype == cr.float32
+    for p in model.parameters():
+        assert p.dtype == p.grad.dtype == opt.state[p]["momentum_buffer"].dtype == cr.float32
