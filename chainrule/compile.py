@@ -70,6 +70,7 @@ class CompiledStep:
         self.max_plans = max_plans
         self.eager_reason = None
         self._plans = {}
+        self._rerecorded = 0  # recordings made again because gradients were not as recorded
         self.__doc__ = getattr(fn, "__doc__", None)
         self.__name__ = getattr(fn, "__name__", "step")
 
@@ -89,9 +90,16 @@ class CompiledStep:
         if result is _RERECORD:  # nothing ran yet; the recording no longer fits
             self._plans.pop(key, None)
             return self._record(key, args)
-        if result is _FALLBACK:  # only ops (no side effects) and zero_grad calls ran
+        if result is _GRADS:  # only ops (no side effects) and zero_grad calls ran
+            # gradients present where the recording had none (zero_grad(set_to_none=False)
+            # after a first step without any), or reset by code a replay does not run:
+            # record again, once; if that recurs, the step must run eagerly
             self._plans.pop(key, None)
-            return self._eager(plan.fallback_reason, args)
+            self._rerecorded += 1
+            if self._rerecorded > 2:
+                return self._eager("the step resets gradients with code the replay does not "
+                                   "run (use optimizer.zero_grad() or module.zero_grad())", args)
+            return self._record(key, args)
         if result is _EAGER:
             return self.fn(*args)
         return result
@@ -144,7 +152,7 @@ def _signature(args):
     return tuple(key)
 
 
-_FALLBACK = object()  # replay stopped: run the step eagerly from now on
+_GRADS = object()  # replay stopped: the leaves' gradients are not as recorded
 _RERECORD = object()  # replay refused before running anything: record again
 _EAGER = object()  # an op failed before any update: run this call eagerly (its error)
 
@@ -392,12 +400,11 @@ class _Plan:
     beyond the NumPy calls.  ``source`` holds the generated code (for reading)."""
 
     def __init__(self, rec, out_spec):
-        self.fallback_reason = None
         self.env = {
             "np": _np, "ndarray": _ndarray, "asarray": _np.asarray, "fit": _engine._fit_array,
             "own": _own, "acc": _acc, "store": _engine._store_grad, "free_slot": free_slot,
             "SLOTS": SLOTS, "ns": _engine._NUMPY_NS, "wrap": Tensor._wrap,
-            "FALLBACK": _FALLBACK, "RERECORD": _RERECORD, "EAGER": _EAGER,
+            "GRADS": _GRADS, "RERECORD": _RERECORD, "EAGER": _EAGER,
         }
         self.source = _Codegen(rec, out_spec, self.env).source
         code = builtins.compile(self.source, "<chainrule.compile replay>", "exec")
@@ -405,11 +412,7 @@ class _Plan:
         self._run = self.env["replay"]
 
     def replay(self, args):
-        result = self._run(args)
-        if result is _FALLBACK:
-            self.fallback_reason = ("the step resets gradients with code the replay does not "
-                                    "run (use optimizer.zero_grad() or module.zero_grad())")
-        return result
+        return self._run(args)
 
 
 def _own(gi, g, out, saved, in_grads):
@@ -538,11 +541,13 @@ class _Codegen:
             env[f"LEAF{b}_{j}"] = leaf
             leaves.append(f"LEAF{b}_{j}")
         check = ", ".join(f"{n}.grad is None" for n in leaves) + ("," if len(leaves) == 1 else "")
+        # the leaves' .grad must be absent (or present) as when recorded: the first step
+        # starts without gradients, and code the replay does not run may reset them
         code = [f"if ({check}) != GN{b}:",
                 "    if updated:",
                 "        raise RuntimeError('chainrule.compile: the step resets gradients with "
                 "code the replay does not run; the replay had already updated parameters')",
-                "    return FALLBACK"]
+                "    return GRADS"]
         for j, n in enumerate(leaves):
             code.append(f"f{b}_{j} = free_slot({n}) if SLOTS else None")
             code.append(f"lg{b}_{j} = None")

@@ -323,10 +323,12 @@ def run_backward(outputs, out_grads, retain_graph, create_graph, targets=None):
                 if tensor_mode:
                     push(e, _fit_tensor(gi, shape, dtype), False)
                     continue
-                slot = slots[i] if slots is not None else None
-                if slot is not None and gi is slot:
-                    push(e, gi, True)  # written into the leaf's own slot by the VJP
-                    continue
+                slot = None
+                if slots is not None:
+                    slot = slots[i]
+                    if slot is not None and gi is slot:
+                        push(e, gi, True)  # written into the leaf's own slot by the VJP
+                        continue
                 owned = _private(gi, g, node, in_grads)
                 if type(gi) is not _ndarray or gi.shape != shape or gi.dtype != dtype:
                     gi, made = _fit_array(gi, shape, dtype, slot)

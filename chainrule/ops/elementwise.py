@@ -230,8 +230,9 @@ class relu:
 
     def vjp(ns, g, out, x):
         # relu'(0) = 0, as in torch; written as "not <= 0" so that NaN passes g, as torch does
-        if type(g) is _ndarray and g.shape == out.shape and g.dtype in _SAME_SIZE_INT:
-            return (_zero_where(out <= 0, g),)
+        if type(g) is _ndarray and g.size >= 4096 and g.shape == out.shape and \
+                g.dtype in _SAME_SIZE_INT:
+            return (_zero_where(out <= 0, g),)  # (below ~4096 entries one where is faster)
         return (ns.where(out <= 0, 0, g),)
 
 

@@ -59,6 +59,19 @@ def _ce_sgd(model):
     return step
 
 
+def _ce_sgd_zeroed_grads(model):
+    opt = optim.SGD(model.parameters(), lr=0.05, momentum=0.9, nesterov=True)
+
+    def step(xb, yb):
+        opt.zero_grad(set_to_none=False)  # gradients kept and zeroed: backward adds into them
+        loss = F.cross_entropy(model(xb), yb, label_smoothing=0.1)
+        loss.backward()
+        opt.step()
+        return loss
+
+    return step
+
+
 def _mse_adam(model):
     opt = optim.Adam(model.parameters(), lr=0.01, weight_decay=0.01)
 
@@ -83,7 +96,8 @@ def _same(a, b):
     return np.array_equal(a.detach().numpy(), b.detach().numpy())
 
 
-@pytest.mark.parametrize("make_step", [_ce_sgd, _mse_adam], ids=["ce-sgd", "mse-adam"])
+@pytest.mark.parametrize("make_step", [_ce_sgd, _ce_sgd_zeroed_grads, _mse_adam],
+                         ids=["ce-sgd", "ce-sgd-zeroed", "mse-adam"])
 def test_a_compiled_step_gives_eager_numbers_bit_for_bit(make_step):
     batches = _batches(last=5)  # the short last batch is recorded on its own
     eager_model, _, eager = _run(make_step, False, batches)

@@ -197,9 +197,12 @@ def test_relu_backward_on_a_non_contiguous_gradient(rng):
     np.testing.assert_array_equal(_zero_where(out <= 0, g), np.where(out <= 0, 0, g))
 
 
-def test_relu_gradient_matches_torch_at_special_values(torch):
-    x = [[-1.0, 0.0, 2.0, np.nan], [3.0, -0.0, np.inf, -np.inf]]
-    g = [[1.0, 2.0, np.inf, 4.0], [np.nan, np.nan, 7.0, np.inf]]
+@pytest.mark.parametrize("rows", [2, 64])  # (64 x 128: the branch-free path)
+def test_relu_gradient_matches_torch_at_special_values(torch, rng, rows):
+    x = rng.standard_normal((rows, 128)).astype(np.float32)
+    g = rng.standard_normal((rows, 128)).astype(np.float32)
+    x[:2, :4] = [[-1.0, 0.0, 2.0, np.nan], [3.0, -0.0, np.inf, -np.inf]]
+    g[:2, :4] = [[1.0, 2.0, np.inf, 4.0], [np.nan, np.nan, 7.0, np.inf]]
     xc = cr.tensor(x, requires_grad=True)
     xc.relu().backward(cr.tensor(g))
     xt = torch.tensor(x, requires_grad=True)
