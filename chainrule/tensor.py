@@ -530,6 +530,8 @@ class Tensor:
                            "masked_fill, cat) or wrap it in chainrule.no_grad()", RuntimeError)
         index = _ops._index_key("setitem", self, key)
         v = value.data if isinstance(value, Tensor) else value
+        if isinstance(value, Tensor) and type(v) is not type(self.data):
+            v = backend.to_device(v, self.device)  # a CPU value into a CUDA tensor, or back
         try:
             self.data[index] = v  # NumPy checks the index and the value before writing
         except IndexError as exc:

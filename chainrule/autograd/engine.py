@@ -380,10 +380,11 @@ def _store_grad(t, g, tensor_mode, owned):
         return
     old = t.grad
     if old is None:
-        if not owned or not g.flags.writeable:
+        if not owned or not getattr(g.flags, "writeable", True):  # (CuPy has no such flag)
             g = backend.get_array_module(g).array(g, copy=True)  # never alias a gradient
         t.grad = Tensor._wrap(g)
-    elif old.requires_grad or not old.data.flags.writeable or old.data.shape != g.shape:
+    elif (old.requires_grad or not getattr(old.data.flags, "writeable", True)
+          or old.data.shape != g.shape):
         total = old.data + g
         t.grad = Tensor._wrap(backend.get_array_module(total).asarray(total))
     else:

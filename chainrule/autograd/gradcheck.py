@@ -24,7 +24,7 @@ def _numerical_jacobian(fn, inputs, i, eps):
     """d outputs / d inputs[i] by central differences: rows = input elements.  The input's
     array is perturbed in place, element by element, and restored."""
     x = inputs[i].data
-    if not x.flags.writeable:
+    if not getattr(x.flags, "writeable", True):  # (CuPy arrays have no such flag)
         raise ValueError(f"gradcheck: input {i} is read-only (an expanded view?); pass a copy")
     rows = []
     for index in _np.ndindex(*x.shape):
@@ -120,8 +120,8 @@ def gradgradcheck(fn, inputs, grad_outputs=None, *, eps=1e-6, atol=1e-5, rtol=1e
     if grad_outputs is None:
         rng = _np.random.default_rng(0)
         grad_outputs = tuple(
-            Tensor._wrap(rng.standard_normal(o.data.shape).astype(o.data.dtype),
-                         requires_grad=True) for o in outs if o.requires_grad)
+            Tensor._wrap(backend.to_device(rng.standard_normal(o.data.shape).astype(
+                o.data.dtype), o.device), requires_grad=True) for o in outs if o.requires_grad)
     grad_outputs = _as_tuple(grad_outputs)
     n = len(inputs)
 

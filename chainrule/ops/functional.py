@@ -871,6 +871,8 @@ def _index_key(op, x, key):
             item = xp.asarray(item)
             if item.size == 0 and item.dtype.kind == "f":
                 item = item.astype(_np.int64)  # x[[]]: an empty list is an empty long index
+        if xp is not _np and type(item) is _np.ndarray:
+            item = xp.asarray(item)  # CPU indices for a CUDA tensor: accepted, as in torch
         if backend.is_array(item):
             if item.dtype.kind == "b" and item.ndim == 0:
                 out.append(item)  # x[True] adds a dim (x[False] an empty one), as NumPy

@@ -43,7 +43,10 @@ class index_add_zeros:
 
 def _along_axis_index(xp, idx, axis):
     """The full advanced index that addresses ``x[..., idx[...], ...]`` along ``axis``."""
-    grids = list(xp.indices(idx.shape, sparse=True))
+    # open grids by hand: NumPy's indices(shape, sparse=True), which CuPy lacks
+    n = idx.ndim
+    grids = [xp.arange(s).reshape((1,) * i + (s,) + (1,) * (n - i - 1))
+             for i, s in enumerate(idx.shape)]
     grids[axis] = idx
     return tuple(grids)
 

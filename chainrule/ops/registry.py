@@ -214,6 +214,22 @@ def edges_of(op_name, inputs):
     return tuple(edges)
 
 
+_GPU_ARRAYS = backend.cuda_is_available()  # CuPy arrays can exist (CuPy and a GPU)
+
+
+def _check_devices(prim, inputs, params, arrays):
+    """All operands on one device (torch's rule), before the forward runs: a CPU array
+    reaching a CuPy function (or the reverse) fails obscurely, or is silently copied."""
+    t0 = type(arrays[0])
+    for a in arrays:
+        if type(a) is not t0:
+            d0, d = backend.device_of(arrays[0]), backend.device_of(a)
+            if d != d0:
+                raise _fail(prim, inputs, params, RuntimeError(
+                    f"expected all tensors to be on the same device, but found at least two "
+                    f"devices, {d0} and {d}"))
+
+
 def _fail(prim, inputs, params, exc) -> OpError:
     operands = ", ".join(describe(t) for t in inputs)
     extra = "".join(f", {k}={v!r}" for k, v in params.items()) if params else ""
@@ -227,14 +243,16 @@ def apply(prim: Primitive, *inputs, **params):
     arrays = [t.data for t in inputs]
     a0 = arrays[0]
     xp = _np if type(a0) is _ndarray else backend.get_array_module(a0)
+    if _GPU_ARRAYS and len(arrays) > 1:  # (only where CuPy sees a GPU)
+        _check_devices(prim, inputs, params, arrays)
     try:
         out = prim.forward(xp, *arrays, **params)
     except OpError:
         raise
     except (ValueError, TypeError, IndexError) as exc:
         raise _fail(prim, inputs, params, exc) from None
-    if type(out) is not _ndarray:
-        out = xp.asarray(out)
+    if type(out) is not _ndarray and not (_GPU_ARRAYS and backend.is_array(out)):
+        out = xp.asarray(out)  # a NumPy scalar from a 0-d result (not to_device's CuPy array)
     result = Tensor.__new__(Tensor)
     result.data = out
     result._grad = None

@@ -311,7 +311,9 @@ def _load_value(p: Tensor, pid, key, value):
         return value
     if isinstance(value, Tensor):
         arr = value.data
-    elif backend.is_array(value) or hasattr(value, "__array__"):
+    elif backend.is_array(value):
+        arr = value  # (a CuPy array, too: moved below)
+    elif hasattr(value, "__array__"):
         arr = backend.np.asarray(value)
     else:
         return copy.deepcopy(value)
