@@ -402,8 +402,9 @@ class _Plan:
     def __init__(self, rec, out_spec):
         self.env = {
             "np": _np, "ndarray": _ndarray, "asarray": _np.asarray, "fit": _engine._fit_array,
-            "own": _own, "acc": _acc, "store": _engine._store_grad, "free_slot": free_slot,
-            "SLOTS": SLOTS, "ns": _engine._NUMPY_NS, "wrap": Tensor._wrap,
+            "acc": _acc, "leaf_add": _leaf_add, "store": _engine._store_grad,
+            "free_slots": _free_slots, "add_reduce": _np.add.reduce, "SLOTS": SLOTS,
+            "ns": _engine._NUMPY_NS, "wrap": Tensor._wrap,
             "GRADS": _GRADS, "RERECORD": _RERECORD, "EAGER": _EAGER,
         }
         self.source = _Codegen(rec, out_spec, self.env).source
@@ -433,6 +434,32 @@ def _acc(total, g):
     """A gradient's second contribution, added (as the engine's ``push``)."""
     total = total + g
     return total if type(total) is _ndarray else backend.get_array_module(total).asarray(total)
+
+
+def _leaf_add(total, owned, gi, slot, shape, dtype, g, out, saved, in_grads):
+    """A leaf's gradient contribution ``gi`` (from a VJP with incoming gradient ``g``, output
+    ``out``, saved arrays ``saved``, results ``in_grads``) added to its running ``total``,
+    summed and cast to the leaf's ``shape`` and ``dtype`` -- into the free gradient ``slot``
+    when it is the first contribution.  Returns the new total and whether it is private
+    (the engine's rules; the replay inlines only the case of a VJP that wrote the slot)."""
+    if total is not None:
+        slot = None
+    made = False
+    fitted = gi
+    if type(gi) is not _ndarray or gi.shape != shape or gi.dtype != dtype:
+        fitted, made = _engine._fit_array(gi, shape, dtype, slot)
+    own = made or (slot is not None and gi is slot) or _own(gi, g, out, saved, in_grads)
+    if total is None:
+        return fitted, own
+    if owned:
+        total += fitted
+        return total, True
+    return _acc(total, fitted), True
+
+
+def _free_slots(leaves):
+    """``free_slot`` of each leaf (grad_buffers), as a tuple."""
+    return tuple([free_slot(leaf) for leaf in leaves])
 
 
 class _Codegen:
@@ -548,18 +575,27 @@ class _Codegen:
                 "        raise RuntimeError('chainrule.compile: the step resets gradients with "
                 "code the replay does not run; the replay had already updated parameters')",
                 "    return GRADS"]
-        for j, n in enumerate(leaves):
-            code.append(f"f{b}_{j} = free_slot({n}) if SLOTS else None")
-            code.append(f"lg{b}_{j} = None")
+        env[f"LEAVES{b}"] = tuple(plan.leaves)
+        env[f"NOSLOTS{b}"] = (None,) * len(leaves)
+        if leaves:
+            slots = ", ".join(f"f{b}_{j}" for j in range(len(leaves)))
+            code.append(f"{slots}, = free_slots(LEAVES{b}) if SLOTS else NOSLOTS{b}")
+        for j in range(len(leaves)):
+            code.append(f"lg{b}_{j} = lo{b}_{j} = None")
         nodes = {k for k, *_ in plan.steps}
         for k in sorted(nodes - {plan.root}):
             code.append(f"g{k} = None")
-        code.append(f"g{plan.root} = np.ones_like(x{plan.root})")
+        env[f"ONE{b}"] = _np.ones(plan.seed_shape, plan.seed_dtype)
+        code.append(f"g{plan.root} = ONE{b}.copy()")
         body.append(("\n".join(code), (f"x{plan.root}",)))
         for k, prim, needs, saved, save_out, routes, leafs in plan.steps:
             body.append(self._vjp(b, k, prim, needs, saved, save_out, routes, leafs))
-        store = [f"if lg{b}_{j} is not None:\n    store({n}, lg{b}_{j}, False, lo{b}_{j})"
-                 for j, n in enumerate(leaves)]
+        # a leaf whose .grad was None when recorded is None now (checked above)
+        store = [f"if lg{b}_{j} is not None:\n    "
+                 + (f"{n}._grad = wrap(lg{b}_{j} if lo{b}_{j} and lg{b}_{j}.flags.writeable "
+                    f"else lg{b}_{j}.copy())" if none else
+                    f"store({n}, lg{b}_{j}, False, lo{b}_{j})")
+                 for j, (n, none) in enumerate(zip(leaves, plan.grads_none))]
         body.append(("\n".join(store) or "pass", ()))
 
     def _vjp(self, b, k, prim, needs, saved, save_out, routes, leafs):
@@ -598,21 +634,17 @@ class _Codegen:
                           f"        g{j} = gi if g{j} is None else acc(g{j}, gi)"]
             else:
                 lg, lo, slot = f"lg{b}_{j}", f"lo{b}_{j}", f"f{b}_{j}"
-                lines += [f"        slot = {slot} if {lg} is None else None",
-                          "        if slot is not None and gi is slot:",
-                          "            o = True",
-                          "        else:",
-                          f"            o = own(gi, g{k}, {out}, sv, r)",
-                          f"        if type(gi) is not ndarray or gi.shape != {sname} or "
-                          f"gi.dtype != {dname}:",
-                          f"            gi, m = fit(gi, {sname}, {dname}, slot)",
-                          "            o = o or m",
-                          f"        if {lg} is None:",
-                          f"            {lg}, {lo} = gi, o",
-                          f"        elif {lo}:",
-                          f"            {lg} += gi",
-                          "        else:",
-                          f"            {lg}, {lo} = acc({lg}, gi), True"]
+                # the common case inline: the VJP wrote the leaf's free slot
+                lines += [f"        if gi is {slot} and {lg} is None:",
+                          f"            {lg}, {lo} = gi, True"]
+                if len(shape) == 1:  # a bias: its batch sum straight into the slot
+                    lines += [f"        elif {lg} is None and {slot} is not None and "
+                              f"type(gi) is ndarray and gi.ndim == 2 and gi.shape[1:] == {sname} "
+                              f"and gi.dtype == {dname}:",
+                              f"            {lg}, {lo} = add_reduce(gi, 0, None, {slot}), True"]
+                lines += ["        else:",
+                          f"            {lg}, {lo} = leaf_add({lg}, {lo}, gi, {slot}, {sname}, "
+                          f"{dname}, g{k}, {out}, sv, r)"]
         uses = tuple(r for r in refs if r[0] == "x") + ((f"x{k}",) if save_out else ()) + \
             (f"g{k}",) + tuple(f"g{r[1]}" for r in routes if r is not None and r[0])
         return "\n".join(lines), uses

@@ -84,14 +84,15 @@ def _unregister(keys, me):
 def free_slot(leaf):
     """The free gradient slot of ``leaf`` (see the module docstring), or None."""
     entry = SLOTS.get(id(leaf))
-    if entry is None or leaf.grad is not None:
+    if entry is None or leaf._grad is not None:
         return None
     buf = entry[0]()
     if buf is None or entry[2]() is not leaf:
         return None
     view = buf.free(entry[1])
-    if view is None or view.shape != leaf.data.shape or view.dtype != leaf.data.dtype:
+    data = leaf.data
+    # (the strides also tell whether the leaf's array changed layout since the slots were made)
+    if view is None or view.strides != data.strides or view.shape != data.shape or \
+            view.dtype != data.dtype:
         return None
-    if view.flags.c_contiguous != leaf.data.flags.c_contiguous:
-        return None  # the leaf's array changed layout since the slots were made
     return view

@@ -61,8 +61,14 @@ class linear:
 
 
 def _column_major(w) -> bool:
-    flags = getattr(w, "flags", None)  # (the VJP also runs on Tensors, under create_graph)
-    return flags is not None and flags.f_contiguous and not flags.c_contiguous
+    """Whether the 2-d array ``w`` is stored column by column (nn.Linear's weights); read
+    from the strides (cheaper than ``flags``; the VJP also runs on Tensors, which have no
+    strides and count as row-major)."""
+    strides = getattr(w, "strides", None)
+    if strides is None or len(strides) != 2:
+        return False
+    rows, cols = w.shape
+    return strides == (w.itemsize, rows * w.itemsize) and rows > 1 and cols > 1
 
 
 def _small_batch(n, w) -> bool:

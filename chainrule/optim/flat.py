@@ -60,6 +60,7 @@ class FlatGroup:
         self.chunks = [(a, min(a + CHUNK, n)) for a in range(0, n, CHUNK)] or [(0, 0)]
         self.grads = GradBuffer(self.params)
         self.state = {}  # name -> (flat array, views, the state Tensors holding the views)
+        self._scratch = None
 
     @classmethod
     def make(cls, params, old_base=None):
@@ -90,6 +91,35 @@ class FlatGroup:
                 slot[...] = g.data
                 g.data = slot
         return True
+
+    def fast_state(self, state, names):
+        """The flat arrays of the state buffers ``names`` when a step finds everything as the
+        last flat step left it: each parameter its view (``flat_group`` checked), each
+        gradient in its slot, each buffer its view.  One pass, for the usual step; None
+        otherwise, and the careful checks (``in_place``, ``state_flat``) then run."""
+        slots = self.grads.views
+        for p, slot in zip(self.params, slots):
+            g = p._grad
+            if g is None or g.data is not slot:
+                return None
+        flats = []
+        for name in names:
+            entry = self.state.get(name)
+            if entry is None:
+                return None
+            flat, views, tensors = entry
+            for p, t, v in zip(self.params, tensors, views):
+                st = state.get(p)
+                if st is None or st.get(name) is not t or t.data is not v:
+                    return None
+            flats.append(flat)
+        return tuple(flats)
+
+    def scratch(self):
+        """A scratch array of one chunk's size (made once)."""
+        if self._scratch is None:
+            self._scratch = _np.empty(self.chunks[0][1] - self.chunks[0][0], dtype=self.dtype)
+        return self._scratch
 
     def state_flat(self, state, name):
         """The flat array of state buffer ``name``: bound (each ``state[p][name]`` a view),

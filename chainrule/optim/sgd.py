@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from .. import backend
 from ..autograd.grad_mode import no_grad
 from ..tensor import Tensor
 from .flat import flat_group
 from .optimizer import Optimizer, as_1d, check, check_flags
 
 __all__ = ["SGD", "sgd"]
+
+_np = backend.np
 
 
 class SGD(Optimizer):
@@ -102,31 +105,63 @@ class SGD(Optimizer):
         if group.get("foreach") is False:  # torch's for-loop implementation, asked for
             return False
         flat = flat_group(self, index, group)
-        if flat is None or not flat.in_place():
+        if flat is None:
             return False
         momentum = float(group["momentum"])
+        options = dict(lr=float(group["lr"]), momentum=momentum,
+                       dampening=float(group["dampening"]),
+                       weight_decay=float(group["weight_decay"]), nesterov=group["nesterov"],
+                       maximize=group["maximize"])
+        # the usual step finds everything as the last flat step left it (one pass)
+        bufs = flat.fast_state(self.state, ("momentum_buffer",) if momentum != 0 else ())
+        if bufs is not None:
+            _sgd_flat(flat, bufs[0] if bufs else None, options)
+            return True
+        if not flat.in_place():
+            return False
         buf = None
         if momentum != 0:
             buf = flat.state_flat(self.state, "momentum_buffer")
             if buf is False:
                 return False
-        options = dict(lr=float(group["lr"]), momentum=momentum,
-                       dampening=float(group["dampening"]),
-                       weight_decay=float(group["weight_decay"]), nesterov=group["nesterov"],
-                       maximize=group["maximize"])
         if momentum != 0 and buf is None:  # the first step makes the buffer: in one piece
             bufs = [None]
             sgd([Tensor._wrap(flat.pflat)], [Tensor._wrap(flat.grads.flat)], bufs, **options)
             flat.adopt_state(self.state, "momentum_buffer", bufs[0].data)
+            flat.bump_versions()
         else:
-            # chunk by chunk: each chunk's few passes then run in cache (a 2.9M-parameter
-            # group, the large standard net: 1.1 instead of 1.3 ms)
-            p, g = flat.pflat, flat.grads.flat
-            for a, b in flat.chunks:
-                sgd([Tensor._wrap(p[a:b])], [Tensor._wrap(g[a:b])],
-                    [None if buf is None else Tensor._wrap(buf[a:b])], **options)
-        flat.bump_versions()
+            _sgd_flat(flat, buf, options)
         return True
+
+
+def _sgd_flat(flat, buf, options):
+    """``sgd`` on a flat group (parameters, gradient slots, momentum buffer ``buf`` or None),
+    chunk by chunk: each chunk's few passes then run in cache (a 2.9M-parameter group, the
+    large standard net: 1.1 instead of 1.3 ms).  The plain and the momentum update write
+    their product ``lr * d`` into a scratch array instead of a new one each step; the same
+    arithmetic, so the same numbers, as ``sgd``."""
+    p, g = flat.pflat, flat.grads.flat
+    plain = not (options["weight_decay"] or options["dampening"] or options["nesterov"]
+                 or options["maximize"])
+    if plain:
+        lr, momentum, scratch = options["lr"], options["momentum"], flat.scratch()
+        for a, b in flat.chunks:
+            if b - a == len(p):  # (one chunk: no slicing)
+                pc, d, t, bc = p, g, scratch, buf
+            else:
+                pc, d, t = p[a:b], g[a:b], scratch[:b - a]
+                bc = None if buf is None else buf[a:b]
+            if bc is not None:
+                bc *= momentum
+                bc += d
+                d = bc
+            _np.multiply(d, lr, out=t)
+            pc -= t
+    else:
+        for a, b in flat.chunks:
+            sgd([Tensor._wrap(p[a:b])], [Tensor._wrap(g[a:b])],
+                [None if buf is None else Tensor._wrap(buf[a:b])], **options)
+    flat.bump_versions()
 
 
 def sgd(params: list[Tensor], grads: list[Tensor], momentum_buffers: list[Tensor | None], *,

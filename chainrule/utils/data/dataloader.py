@@ -325,6 +325,7 @@ class _LoaderIter:
         self._dataset = loader.dataset
         self._auto = loader._auto_collation
         self._collate = loader.collate_fn
+        self._offsets = _np.asarray(plan.offsets).tolist()  # (Python ints index fastest)
         self._source = None
         if self._auto and loader.collate_fn is default_collate and \
                 isinstance(plan.indices, _np.ndarray):
@@ -338,10 +339,10 @@ class _LoaderIter:
 
     def __next__(self):
         b = self._next
-        if b >= len(self._plan):
+        offsets = self._offsets
+        if b >= len(offsets) - 1:
             raise StopIteration
-        lo, hi = int(self._plan.offsets[b]), int(self._plan.offsets[b + 1])
-        keys = self._plan.indices[lo:hi]
+        keys = self._plan.indices[offsets[b]:offsets[b + 1]]
         if self._source is not None:
             batch = self._gather(keys)
         elif self._auto:
@@ -362,12 +363,14 @@ class _LoaderIter:
             rows = _np.take(m, rows, axis=0)
         out = []
         for t in tensors:
-            if t.requires_grad:
+            a = t.data
+            if t._requires_grad:
                 out.append(t[Tensor._wrap(rows)])  # recorded, like stacking rows of t
-                continue
-            xp = backend.get_array_module(t.data)
-            r = rows if xp is _np else backend.to_device(rows, t.device)
-            out.append(Tensor._wrap(xp.take(t.data, r, axis=0)))
+            elif type(a) is _np.ndarray:
+                out.append(Tensor._wrap(a.take(rows, axis=0)))
+            else:
+                r = backend.to_device(rows, t.device)
+                out.append(Tensor._wrap(backend.get_array_module(a).take(a, r, axis=0)))
         return out
 
 
