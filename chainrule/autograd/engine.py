@@ -338,6 +338,7 @@ def run_backward(outputs, out_grads, retain_graph, create_graph, targets=None):
                 # free what was saved (a node that saved nothing can be walked again, as
                 # in torch); params go too: a custom Function keeps its ctx there
                 node.saved = node.out = node.params = None
+                node.versions = ()  # (and the version counters it held: less for the GC)
                 node.freed = True
         for leaf, g, owned in store.values():  # what is left are leaves
             if leaf._hooks:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from .. import backend
-from ..autograd.grad_mode import no_grad
 from ..tensor import Tensor
 from .flat import flat_group
 from .optimizer import Optimizer, as_1d, check, check_flags
@@ -76,27 +75,27 @@ class SGD(Optimizer):
 
     def step(self, closure: Callable | None = None):
         """Perform one SGD update; returns ``closure()``'s loss if a closure is given."""
-        loss = self._eval_closure(closure)
-        with no_grad():
-            for index, group in enumerate(self.param_groups):
-                if self._flat_step(index, group):
+        loss = self._eval_closure(closure) if closure is not None else None
+        # (no no_grad() needed: both paths update arrays, no Tensor op records anything)
+        for index, group in enumerate(self.param_groups):
+            if self._flat_step(index, group):
+                continue
+            params, grads, bufs = [], [], []
+            momentum = float(group["momentum"])
+            for p in group["params"]:
+                if p.grad is None:
                     continue
-                params, grads, bufs = [], [], []
-                momentum = float(group["momentum"])
-                for p in group["params"]:
-                    if p.grad is None:
-                        continue
-                    params.append(p)
-                    grads.append(p.grad)
-                    if momentum != 0:
-                        bufs.append(self.state[p].get("momentum_buffer"))
-                sgd(params, grads, bufs, lr=float(group["lr"]), momentum=momentum,
-                    dampening=float(group["dampening"]),
-                    weight_decay=float(group["weight_decay"]), nesterov=group["nesterov"],
-                    maximize=group["maximize"])
+                params.append(p)
+                grads.append(p.grad)
                 if momentum != 0:
-                    for p, buf in zip(params, bufs):
-                        self.state[p]["momentum_buffer"] = buf
+                    bufs.append(self.state[p].get("momentum_buffer"))
+            sgd(params, grads, bufs, lr=float(group["lr"]), momentum=momentum,
+                dampening=float(group["dampening"]),
+                weight_decay=float(group["weight_decay"]), nesterov=group["nesterov"],
+                maximize=group["maximize"])
+            if momentum != 0:
+                for p, buf in zip(params, bufs):
+                    self.state[p]["momentum_buffer"] = buf
         return loss
 
     def _flat_step(self, index, group) -> bool:
