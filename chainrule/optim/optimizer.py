@@ -188,11 +188,11 @@ class Optimizer:
                                        {"set_to_none": set_to_none})
         for group in self.param_groups:
             for p in group["params"]:
-                g = p.grad
+                g = p._grad  # (the attribute behind .grad; None needs no checks)
                 if g is None:
                     continue
                 if set_to_none:
-                    p.grad = None
+                    p._grad = None
                     continue
                 if g._node is not None:
                     g.detach_()
