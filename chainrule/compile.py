@@ -486,7 +486,7 @@ class _Codegen:
             env[f"L{j}"] = t
             env[f"LS{j}"] = (t.data.shape, t.data.dtype, t.requires_grad)
             w(f"    l{j} = L{j}.data")
-            w(f"    if (l{j}.shape, l{j}.dtype, L{j}.requires_grad) != LS{j}:")
+            w(f"    if (l{j}.shape, l{j}.dtype, L{j}._requires_grad) != LS{j}:")
             w("        return RERECORD")
         for i, a in enumerate(rec.args):
             if isinstance(a, Tensor):
@@ -567,7 +567,7 @@ class _Codegen:
         for j, leaf in enumerate(plan.leaves):
             env[f"LEAF{b}_{j}"] = leaf
             leaves.append(f"LEAF{b}_{j}")
-        check = ", ".join(f"{n}.grad is None" for n in leaves) + ("," if len(leaves) == 1 else "")
+        check = ", ".join(f"{n}._grad is None" for n in leaves) + ("," if len(leaves) == 1 else "")
         # the leaves' .grad must be absent (or present) as when recorded: the first step
         # starts without gradients, and code the replay does not run may reset them
         code = [f"if ({check}) != GN{b}:",
