@@ -102,3 +102,20 @@ def test_sgd_with_and_without_the_kernel_agree(monkeypatch):
     without = _train()
     for a, b in zip(with_kernel, without):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+
+
+@needs_kernel
+def test_fresh_arrays_every_call_get_their_own_addresses():
+    # the address cache must never hand an array another (dead) array's memory, even when
+    # Python reuses the id of a freed array for the next one
+    rng = np.random.default_rng(4)
+    for i in range(400):
+        n = 1000 + (i % 7)
+        x = rng.standard_normal(n).astype(np.float32)
+        y = rng.standard_normal(n).astype(np.float32)
+        want = y.copy()
+        want *= np.float32(0.5)
+        want += x
+        assert blas.axpby(1.0, x, 0.5, y)
+        np.testing.assert_array_equal(y, want)  # alpha = 1: exact products, same bits
+        del x, y
