@@ -593,7 +593,7 @@ class _Codegen:
         # a leaf whose .grad was None when recorded is None now (checked above)
         store = [f"if lg{b}_{j} is not None:\n    "
                  + (f"{n}._grad = wrap(lg{b}_{j} if lo{b}_{j} and lg{b}_{j}.flags.writeable "
-                    f"else lg{b}_{j}.copy())" if none else
+                    f"else lg{b}_{j}.copy(order='K'))" if none else
                     f"store({n}, lg{b}_{j}, False, lo{b}_{j})")
                  for j, (n, none) in enumerate(zip(leaves, plan.grads_none))]
         body.append(("\n".join(store) or "pass", ()))
