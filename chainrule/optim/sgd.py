@@ -144,12 +144,15 @@ def _sgd_flat(flat, buf, options):
     plain = not (options["weight_decay"] or options["dampening"] or options["nesterov"]
                  or options["maximize"])
     if plain:
-        lr, momentum, scratch = options["lr"], options["momentum"], flat.scratch()
+        lr, momentum = options["lr"], options["momentum"]
+        # room for NumPy's product lr * d, where BLAS won't do the update
+        scratch = None if blas.available(p.dtype) else flat.scratch()
         for a, b in flat.chunks:
             if b - a == len(p):  # (one chunk: no slicing)
                 pc, d, t, bc = p, g, scratch, buf
             else:
-                pc, d, t = p[a:b], g[a:b], scratch[:b - a]
+                pc, d = p[a:b], g[a:b]
+                t = None if scratch is None else scratch[:b - a]
                 bc = None if buf is None else buf[a:b]
             if bc is not None:
                 _accumulate(bc, d, momentum)
