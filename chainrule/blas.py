@@ -57,17 +57,13 @@ def axpby(alpha: float, x, beta: float, y) -> bool:
     k = _dtype_kernels(y.dtype)
     if k is None:
         return False
+    fy = y.flags
+    if not fy.forc or not fy.writeable:
+        return False
     if x.strides != y.strides:  # element i of x must meet element i of y in memory order
-        fy = y.flags
-        if not fy.c_contiguous and not fy.f_contiguous:
-            return False
         x = _np.array(x, order="C" if fy.c_contiguous else "F")
         if x.strides != y.strides:
             return False
-    elif not y.flags.forc:
-        return False
-    if not y.flags.writeable:
-        return False
     k[0](y.size, k[1](alpha), _address(x), 1, k[1](beta), _address(y), 1)
     return True
 

@@ -482,11 +482,17 @@ class _Codegen:
         body.append(("return " + self._out(out_spec), self._uses_of_spec(out_spec)))
         w = self.lines.append
         w("def replay(args):")
+        # the outside tensors (parameters, constants) must still have the recorded shapes,
+        # dtypes and requires_grad: one comparison of one tuple
+        recorded, now = [], []
         for j, t in enumerate(lives.values()):
             env[f"L{j}"] = t
-            env[f"LS{j}"] = (t.data.shape, t.data.dtype, t.requires_grad)
+            recorded += [t.data.shape, t.data.dtype, t.requires_grad]
+            now.append(f"l{j}.shape, l{j}.dtype, L{j}._requires_grad")
             w(f"    l{j} = L{j}.data")
-            w(f"    if (l{j}.shape, l{j}.dtype, L{j}._requires_grad) != LS{j}:")
+        if now:
+            env["LIVES"] = tuple(recorded)
+            w(f"    if ({', '.join(now)},) != LIVES:")
             w("        return RERECORD")
         for i, a in enumerate(rec.args):
             if isinstance(a, Tensor):

@@ -92,28 +92,33 @@ class FlatGroup:
                 g.data = slot
         return True
 
-    def fast_state(self, state, names):
-        """The flat arrays of the state buffers ``names`` when a step finds everything as the
-        last flat step left it: each parameter its view (``flat_group`` checked), each
-        gradient in its slot, each buffer its view.  One pass, for the usual step; None
-        otherwise, and the careful checks (``in_place``, ``state_flat``) then run."""
+    def ready(self, params, state, name):
+        """The usual step's one pass of checks: ``params`` (the group's list) are still this
+        group's parameters, each its view, each gradient in its slot, and (``name`` not
+        None) each state buffer ``name`` a view of its flat array.  Returns that flat array
+        (None without ``name``), or False when anything differs: the careful checks
+        (``flat_group``, ``in_place``, ``state_flat``) then run."""
+        if len(params) != len(self.params):
+            return False
         slots = self.grads.views
-        for p, slot in zip(self.params, slots):
+        if name is None:
+            for p, q, v, slot in zip(params, self.params, self.pviews, slots):
+                g = p._grad
+                if p is not q or p.data is not v or g is None or g.data is not slot:
+                    return False
+            return None
+        entry = self.state.get(name)
+        if entry is None:
+            return False
+        flat, views, tensors = entry
+        for p, q, v, slot, t, tv in zip(params, self.params, self.pviews, slots, tensors, views):
             g = p._grad
-            if g is None or g.data is not slot:
-                return None
-        flats = []
-        for name in names:
-            entry = self.state.get(name)
-            if entry is None:
-                return None
-            flat, views, tensors = entry
-            for p, t, v in zip(self.params, tensors, views):
-                st = state.get(p)
-                if st is None or st.get(name) is not t or t.data is not v:
-                    return None
-            flats.append(flat)
-        return tuple(flats)
+            if p is not q or p.data is not v or g is None or g.data is not slot:
+                return False
+            st = state.get(p)
+            if st is None or st.get(name) is not t or t.data is not tv:
+                return False
+        return flat
 
     def scratch(self):
         """A scratch array of one chunk's size (made once)."""

@@ -103,21 +103,26 @@ class SGD(Optimizer):
         False (nothing done) when the group doesn't qualify this step."""
         if group.get("foreach") is False:  # torch's for-loop implementation, asked for
             return False
+        momentum = group["momentum"]
+        plain = not (group["weight_decay"] or group["dampening"] or group["nesterov"]
+                     or group["maximize"])
+        flat = self.__dict__.get("_flat_groups", {}).get(index)
+        if flat is not None and plain:
+            # the usual step: everything as the last flat step left it (one pass of checks)
+            buf = flat.ready(group["params"], self.state,
+                             "momentum_buffer" if momentum != 0 else None)
+            if buf is not False:
+                _sgd_plain(flat, buf, float(group["lr"]), float(momentum))
+                return True
+            buf = None
+        flat = None  # (no stray reference to the old group while flat_group counts them)
         flat = flat_group(self, index, group)
-        if flat is None:
+        if flat is None or not flat.in_place():
             return False
-        momentum = float(group["momentum"])
-        options = dict(lr=float(group["lr"]), momentum=momentum,
+        options = dict(lr=float(group["lr"]), momentum=float(momentum),
                        dampening=float(group["dampening"]),
                        weight_decay=float(group["weight_decay"]), nesterov=group["nesterov"],
                        maximize=group["maximize"])
-        # the usual step finds everything as the last flat step left it (one pass)
-        bufs = flat.fast_state(self.state, ("momentum_buffer",) if momentum != 0 else ())
-        if bufs is not None:
-            _sgd_flat(flat, bufs[0] if bufs else None, options)
-            return True
-        if not flat.in_place():
-            return False
         buf = None
         if momentum != 0:
             buf = flat.state_flat(self.state, "momentum_buffer")
@@ -128,40 +133,37 @@ class SGD(Optimizer):
             sgd([Tensor._wrap(flat.pflat)], [Tensor._wrap(flat.grads.flat)], bufs, **options)
             flat.adopt_state(self.state, "momentum_buffer", bufs[0].data)
             flat.bump_versions()
+        elif plain:
+            _sgd_plain(flat, buf, options["lr"], options["momentum"])
         else:
-            _sgd_flat(flat, buf, options)
+            p, g = flat.pflat, flat.grads.flat
+            for a, b in flat.chunks:  # (sgd itself, a chunk at a time)
+                sgd([Tensor._wrap(p[a:b])], [Tensor._wrap(g[a:b])],
+                    [None if buf is None else Tensor._wrap(buf[a:b])], **options)
+            flat.bump_versions()
         return True
 
 
-def _sgd_flat(flat, buf, options):
-    """``sgd`` on a flat group (parameters, gradient slots, momentum buffer ``buf`` or None),
-    chunk by chunk: each chunk's passes then run in cache (a 2.9M-parameter group, the large
-    standard net: 1.1 instead of 1.3 ms with NumPy's four passes).  The plain and the
-    momentum updates are two ``axpby`` passes on BLAS's threads where chainrule.blas has a
-    kernel (else NumPy's, with the product into a scratch array); the same arithmetic as
-    ``sgd``, so the same numbers."""
+def _sgd_plain(flat, buf, lr, momentum):
+    """``sgd`` without weight decay, dampening, Nesterov or maximize on a flat group
+    (parameters, gradient slots, momentum buffer ``buf`` or None), chunk by chunk: each
+    chunk's passes then run in cache (a 2.9M-parameter group, the large standard net: 1.1
+    instead of 1.3 ms with NumPy's four passes).  Two ``axpby`` passes on BLAS's threads
+    where chainrule.blas has a kernel (else NumPy's, with the product into a scratch
+    array); the arithmetic of ``sgd``, so the same numbers."""
     p, g = flat.pflat, flat.grads.flat
-    plain = not (options["weight_decay"] or options["dampening"] or options["nesterov"]
-                 or options["maximize"])
-    if plain:
-        lr, momentum = options["lr"], options["momentum"]
-        # room for NumPy's product lr * d, where BLAS won't do the update
-        scratch = None if blas.available(p.dtype) else flat.scratch()
-        for a, b in flat.chunks:
-            if b - a == len(p):  # (one chunk: no slicing)
-                pc, d, t, bc = p, g, scratch, buf
-            else:
-                pc, d = p[a:b], g[a:b]
-                t = None if scratch is None else scratch[:b - a]
-                bc = None if buf is None else buf[a:b]
-            if bc is not None:
-                _accumulate(bc, d, momentum)
-                d = bc
-            _descend(pc, d, lr, t)
-    else:
-        for a, b in flat.chunks:
-            sgd([Tensor._wrap(p[a:b])], [Tensor._wrap(g[a:b])],
-                [None if buf is None else Tensor._wrap(buf[a:b])], **options)
+    scratch = None if blas.available(p.dtype) else flat.scratch()
+    for a, b in flat.chunks:
+        if b - a == len(p):  # (one chunk: no slicing)
+            pc, d, t, bc = p, g, scratch, buf
+        else:
+            pc, d = p[a:b], g[a:b]
+            t = None if scratch is None else scratch[:b - a]
+            bc = None if buf is None else buf[a:b]
+        if bc is not None:
+            _accumulate(bc, d, momentum)
+            d = bc
+        _descend(pc, d, lr, t)
     flat.bump_versions()
 
 
