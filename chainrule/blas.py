@@ -124,7 +124,7 @@ def _find_library():
             continue
         for prefix, suffix, index in (("scipy_", "64_", ctypes.c_int64),
                                       ("scipy_", "", ctypes.c_int32)):
-            if hasattr(lib, f"{prefix}cblas_saxpy{suffix}"):
+            if hasattr(lib, f"{prefix}cblas_saxpby{suffix}"):
                 return lib, prefix, suffix, index
     return None, None, None, None
 
