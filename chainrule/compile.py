@@ -469,6 +469,7 @@ class _Codegen:
         self.env = env
         self.lines = []
         self.ops = rec.ops
+        self.kwargs = {}  # op -> its parameters as keyword arguments (see _forward)
         lives = {}
         for _, refs, _, _ in rec.ops:
             for kind, v in refs:
@@ -548,18 +549,21 @@ class _Codegen:
     def _forward(self, k):
         prim, refs, params, _ = self.ops[k]
         env = self.env
-        env[f"F{k}"], env[f"P{k}"] = prim.forward, params
-        fresh = [name for name, v in params.items() if isinstance(v, CallState)]
-        lines = []
-        if fresh:
-            for name in fresh:
-                env[f"C{k}_{name}"] = type(params[name])
-            items = ", ".join(f"{name!r}: C{k}_{name}()" for name in fresh)
-            lines.append(f"p{k} = {{**P{k}, {items}}}")
-        else:
-            lines.append(f"p{k} = P{k}")
-        args = ", ".join(self._ref(r) for r in refs)
-        lines.append(f"x{k} = F{k}(np, {args}, **p{k})  # {prim.name}")
+        env[f"F{k}"] = prim.forward
+        # the op's parameters as keyword arguments (constants from the environment; a
+        # fresh CallState per call, which the VJP then gets too)
+        lines, kw = [], []
+        for name, v in params.items():
+            if isinstance(v, CallState):
+                env[f"C{k}_{name}"] = type(v)
+                lines.append(f"s{k}_{name} = C{k}_{name}()")
+                kw.append(f"{name}=s{k}_{name}")
+            else:
+                env[f"K{k}_{name}"] = v
+                kw.append(f"{name}=K{k}_{name}")
+        self.kwargs[k] = kw
+        args = ", ".join([self._ref(r) for r in refs] + kw)
+        lines.append(f"x{k} = F{k}(np, {args})  # {prim.name}")
         lines.append(f"if type(x{k}) is not ndarray:")
         lines.append(f"    x{k} = asarray(x{k})")
         uses = tuple(f"x{v}" for kind, v in refs if kind == SLOT)
@@ -598,8 +602,8 @@ class _Codegen:
             body.append(self._vjp(b, k, prim, needs, saved, save_out, routes, leafs))
         # a leaf whose .grad was None when recorded is None now (checked above)
         store = [f"if lg{b}_{j} is not None:\n    "
-                 + (f"{n}._grad = wrap(lg{b}_{j} if lo{b}_{j} and lg{b}_{j}.flags.writeable "
-                    f"else lg{b}_{j}.copy(order='K'))" if none else
+                 + (f"{n}._grad = wrap(lg{b}_{j} if lg{b}_{j} is f{b}_{j} or lo{b}_{j} and "
+                    f"lg{b}_{j}.flags.writeable else lg{b}_{j}.copy(order='K'))" if none else
                     f"store({n}, lg{b}_{j}, False, lo{b}_{j})")
                  for j, (n, none) in enumerate(zip(leaves, plan.grads_none))]
         body.append(("\n".join(store) or "pass", ()))
@@ -609,22 +613,21 @@ class _Codegen:
         env[f"V{k}"] = prim.vjp
         refs = [self._ref(r) for r in saved]
         out = f"x{k}" if save_out else "None"
-        extra = []
+        kw = list(self.kwargs[k])
         if needs is not None:
             env[f"N{k}"] = needs
-            extra.append(f"'needs': N{k}")
+            kw.append(f"needs=N{k}")
         if prim.into and leafs:
             into = ["None"] * len(routes)
             for i, j in leafs:
                 into[i] = f"(f{b}_{j} if lg{b}_{j} is None else None)"
-            extra.append(f"'into': ({', '.join(into)},)")
-        params = f"{{**p{k}, {', '.join(extra)}}}" if extra else f"p{k}"
+            kw.append(f"into=({', '.join(into)},)")
         lines = [f"if g{k} is not None:  # {prim.name}'s VJP"]
         if leafs:
             lines.append(f"    sv = ({', '.join(refs)},)")
-            lines.append(f"    r = V{k}(ns, g{k}, {out}, *sv, **{params})")
+            lines.append(f"    r = V{k}(ns, g{k}, {out}, *sv{''.join(', ' + a for a in kw)})")
         else:
-            lines.append(f"    r = V{k}(ns, g{k}, {out}, {', '.join(refs)}, **{params})")
+            lines.append(f"    r = V{k}(ns, g{k}, {out}, {', '.join(refs + kw)})")
         for i, route in enumerate(routes):
             if route is None:
                 continue
