@@ -3,20 +3,26 @@ for the optimizers' parameter updates.
 
 Why: SGD with momentum is ``buf = momentum * buf + g; p -= lr * buf``.  NumPy has no fused
 "multiply, then add" ufunc, so that is four passes over the parameters (the product needs a
-pass of its own), all on one core; BLAS does it in two ``axpby`` passes, on the threads BLAS
-already runs (measured, 2 cores, OpenBLAS 0.3.31: 235k float32 parameters 66 -> 40 us, 2.9M
-1.3 -> 0.67 ms; right after a matrix product, as in a training step, 68 -> 45 us and
-1.41 -> 0.69 ms).
+pass of its own), all on one core.  BLAS does it in fewer passes, in one of two ways:
+
+- ``scal`` (``y *= beta``, skipped when beta is 1) then ``axpy`` (``y += alpha * x``), on
+  the threads BLAS already runs: three passes for the SGD update, split over the cores;
+- OpenBLAS's ``axpby``: two passes, but on one thread (it has no threaded version).
+
+Measured (2 cores, OpenBLAS 0.3.31): 235k float32 parameters 66 us with NumPy, 37 with
+``axpby``, 32 with ``scal`` + ``axpy``; 2.9M 1.3 ms, 0.67, 0.46.  The first is used where its
+``axpy`` kernel rounds every element the same way (below), else the second.
 
 The arithmetic: each element is ``alpha * x + beta * y`` rounded to the dtype, the product
-either rounded on its own (NumPy's two roundings; OpenBLAS's Haswell kernels) or fused into
-the sum (one rounding, as torch's ``add_(b, alpha=)`` on CPU; its SkylakeX kernels), the
-same way for every element whatever the length or the split into pieces, so the flat and
-per-parameter optimizer paths, eager and ``chainrule.compile``, agree bit for bit on a
-machine.  A kernel is used only after a self-test has checked it against NumPy (one
-rounding apart at most; zeros, infinities and NaN exactly); where there is none (MKL,
-Accelerate, a system BLAS, an unknown layout, ``CHAINRULE_BLAS=0``) the callers keep their
-NumPy arithmetic.
+``alpha * x`` either rounded on its own (NumPy's two roundings; OpenBLAS's Haswell kernels)
+or fused into the sum (one rounding, as torch's ``add_(b, alpha=)`` on CPU; its SkylakeX
+kernels), the same way for every element whatever the length or the split into pieces or
+threads, so the flat and per-parameter optimizer paths, eager and ``chainrule.compile``,
+agree bit for bit on a machine.  That is checked at first use: OpenBLAS's Haswell ``saxpy``
+fuses in its vector loop but not in its tail, so there ``axpby`` is used.  The kernels are
+also checked against NumPy (one rounding apart at most; zeros, infinities and NaN
+exactly); where none passes (MKL, Accelerate, a system BLAS, an unknown layout, ``CHAINRULE_BLAS=0``) the
+callers keep their NumPy arithmetic.
 
 Found: NumPy's bundled scipy-openblas (``numpy.libs`` / ``numpy/.dylibs``), whose symbols
 carry a ``scipy_`` prefix and, for 64-bit integers, a ``64_`` suffix.
@@ -64,7 +70,7 @@ def axpby(alpha: float, x, beta: float, y) -> bool:
         x = _np.array(x, order="C" if fy.c_contiguous else "F")
         if x.strides != y.strides:
             return False
-    k[0](y.size, k[1](alpha), _address(x), 1, k[1](beta), _address(y), 1)
+    k(y.size, alpha, _address(x), beta, _address(y))
     return True
 
 
@@ -93,23 +99,66 @@ def _dtype_kernels(dtype):
 
 
 def _load() -> dict:
+    """{dtype: kernel(n, alpha, x address, beta, y address)} for the dtypes with a checked
+    kernel: ``scal`` + ``axpy`` where ``axpy`` rounds alike in any split, else ``axpby``."""
     if os.environ.get("CHAINRULE_BLAS", "1") == "0":
         return {}
     lib, prefix, suffix, index = _find_library()
     if lib is None:
         return {}
     kernels = {}
+    ptr = ctypes.c_void_p
     for letter, dtype, scalar in (("s", _np.dtype(_np.float32), ctypes.c_float),
                                   ("d", _np.dtype(_np.float64), ctypes.c_double)):
-        f = getattr(lib, f"{prefix}cblas_{letter}axpby{suffix}", None)
-        if f is None:
-            continue
-        ptr = ctypes.c_void_p
-        f.argtypes = [index, scalar, ptr, index, scalar, ptr, index]
-        f.restype = None
-        if _agrees_with_numpy(f, dtype, scalar):
-            kernels[dtype] = (f, scalar)
+        scal = getattr(lib, f"{prefix}cblas_{letter}scal{suffix}", None)
+        axpy = getattr(lib, f"{prefix}cblas_{letter}axpy{suffix}", None)
+        axpby = getattr(lib, f"{prefix}cblas_{letter}axpby{suffix}", None)
+        candidates = []
+        if scal is not None and axpy is not None:
+            scal.argtypes, scal.restype = [index, scalar, ptr, index], None
+            axpy.argtypes, axpy.restype = [index, scalar, ptr, index, ptr, index], None
+            candidates.append(_scal_axpy(scal, axpy, scalar))
+        if axpby is not None:
+            axpby.argtypes, axpby.restype = [index, scalar, ptr, index, scalar, ptr, index], None
+            candidates.append(_axpby(axpby, scalar))
+        for kernel in candidates:
+            if _agrees_with_numpy(kernel, dtype) and _same_in_pieces(kernel, dtype):
+                kernels[dtype] = kernel
+                break
     return kernels
+
+
+def _scal_axpy(scal, axpy, scalar):
+    def kernel(n, alpha, x, beta, y):
+        if beta != 1:
+            scal(n, scalar(beta), y, 1)
+        axpy(n, scalar(alpha), x, 1, y, 1)
+    return kernel
+
+
+def _axpby(axpby, scalar):
+    def kernel(n, alpha, x, beta, y):
+        axpby(n, scalar(alpha), x, 1, scalar(beta), y, 1)
+    return kernel
+
+
+def _same_in_pieces(kernel, dtype) -> bool:
+    """Whether ``kernel`` gives the same bits on a long array (several BLAS threads) as on
+    pieces of it of awkward lengths and offsets (one thread, vector loops and their
+    tails): the flat optimizer path and the per-parameter loop must agree."""
+    rng = _np.random.default_rng(1)
+    n = 50_021
+    x = rng.standard_normal(n).astype(dtype)
+    y = rng.standard_normal(n).astype(dtype)
+    cuts = (0, 1, 18, 1_000, 1_037, 9_999, 21_001, 29_000, n)
+    for a, b in ((-0.0123, 1.0), (1.0, 0.9), (0.37, -1.3)):
+        whole, pieces = y.copy(), y.copy()
+        kernel(n, a, x.ctypes.data, b, whole.ctypes.data)
+        for lo, hi in zip(cuts, cuts[1:]):
+            kernel(hi - lo, a, x[lo:].ctypes.data, b, pieces[lo:].ctypes.data)
+        if not _np.array_equal(whole, pieces):
+            return False
+    return True
 
 
 def _find_library():
@@ -125,13 +174,13 @@ def _find_library():
             continue
         for prefix, suffix, index in (("scipy_", "64_", ctypes.c_int64),
                                       ("scipy_", "", ctypes.c_int32)):
-            if hasattr(lib, f"{prefix}cblas_saxpby{suffix}"):
+            if hasattr(lib, f"{prefix}cblas_saxpy{suffix}"):
                 return lib, prefix, suffix, index
     return None, None, None, None
 
 
-def _agrees_with_numpy(f, dtype, scalar) -> bool:
-    """Run the kernel with the coefficients the optimizers pass (1 with a momentum, a
+def _agrees_with_numpy(kernel, dtype) -> bool:
+    """Run ``kernel`` with the coefficients the optimizers pass (1 with a momentum, a
     learning rate with 1, and general ones) on awkward values (signed zeros, infinities,
     NaN, tiny and huge magnitudes, an odd length that leaves a vector tail): each element
     must be NumPy's result or one rounding away from it, and zeros, infinities and NaN must
@@ -147,7 +196,7 @@ def _agrees_with_numpy(f, dtype, scalar) -> bool:
             want = y * dtype.type(b)
             want += x * dtype.type(a)
             got = y.copy()
-            f(n, scalar(a), x.ctypes.data, 1, scalar(b), got.ctypes.data, 1)
+            kernel(n, a, x.ctypes.data, b, got.ctypes.data)
             # a fused kernel skips the products' roundings: at most their sizes apart
             slack = (_np.spacing(_np.abs(x * dtype.type(a))) +
                      _np.spacing(_np.abs(y * dtype.type(b))) + _np.spacing(_np.abs(want)))

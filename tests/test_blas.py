@@ -3,6 +3,7 @@ bundled OpenBLAS provides one, checked against NumPy's arithmetic."""
 
 from __future__ import annotations
 
+import ctypes
 import os
 import subprocess
 import sys
@@ -39,18 +40,60 @@ def test_axpby_is_numpy_up_to_the_products_rounding(dtype, a, b):
 
 
 @needs_kernel
-def test_axpby_gives_the_same_bits_whole_or_in_pieces():
-    # the flat optimizer path updates one long array, the per-parameter loop its pieces
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("a,b", [(-0.0123, 1.0), (1.0, 0.9), (0.37, -1.3)])
+def test_axpby_gives_the_same_bits_whole_or_in_pieces(dtype, a, b):
+    # the flat optimizer path updates one long array, the per-parameter loop its pieces;
+    # long pieces run on several BLAS threads, short ones on one, at other offsets
     rng = np.random.default_rng(2)
-    x = rng.standard_normal(30_011).astype(np.float32)
-    y = rng.standard_normal(30_011).astype(np.float32)
+    n = 2_100_013
+    x = rng.standard_normal(n).astype(dtype)
+    y = rng.standard_normal(n).astype(dtype)
     whole = y.copy()
-    assert blas.axpby(-0.0123, x, 1.0, whole)
+    assert blas.axpby(a, x, b, whole)
     pieces = y.copy()
-    cuts = [0, 1, 17, 4099, 4100, 20_000, 30_011]
+    cuts = [0, 1, 17, 4099, 4100, 20_000, 30_011, 1_200_000, n]
     for lo, hi in zip(cuts, cuts[1:]):
-        assert blas.axpby(-0.0123, x[lo:hi], 1.0, pieces[lo:hi])
+        assert blas.axpby(a, x[lo:hi], b, pieces[lo:hi])
     assert np.array_equal(whole, pieces)
+
+
+def _as_array(address, n, dtype):
+    return np.frombuffer((ctypes.c_char * (n * np.dtype(dtype).itemsize)).from_address(address),
+                         dtype=dtype)
+
+
+def test_a_kernel_that_rounds_its_tail_differently_is_refused():
+    # like OpenBLAS's Haswell saxpy: the product fused into the sum in the vector loop, not
+    # in the tail, so that the same element rounds differently in a flat array and in a
+    # parameter's own array; a kernel that rounds alike everywhere passes
+    def uneven(n, a, x, b, y):
+        xs, ys = _as_array(x, n, np.float32), _as_array(y, n, np.float32)
+        body = n - n % 16
+        ys[:body] = (np.float64(a) * xs[:body] + np.float64(b) * ys[:body]).astype(np.float32)
+        ys[body:] = np.float32(a) * xs[body:] + np.float32(b) * ys[body:]
+
+    def even(n, a, x, b, y):
+        xs, ys = _as_array(x, n, np.float32), _as_array(y, n, np.float32)
+        ys[:] = np.float32(a) * xs + np.float32(b) * ys
+
+    assert not blas._same_in_pieces(uneven, np.dtype(np.float32))
+    assert blas._same_in_pieces(even, np.dtype(np.float32))
+    assert blas._agrees_with_numpy(even, np.dtype(np.float32))
+
+
+@needs_kernel
+def test_both_ways_of_running_it_agree_with_numpy_where_they_exist():
+    lib, prefix, suffix, index = blas._find_library()
+    for letter, dtype, scalar in (("s", np.float32, ctypes.c_float),
+                                  ("d", np.float64, ctypes.c_double)):
+        kernels = blas._load()  # (what axpby uses: checked, for the dtypes that have one)
+        assert np.dtype(dtype) in kernels
+        assert blas._agrees_with_numpy(kernels[np.dtype(dtype)], np.dtype(dtype))
+        assert blas._same_in_pieces(kernels[np.dtype(dtype)], np.dtype(dtype))
+        axpby = getattr(lib, f"{prefix}cblas_{letter}axpby{suffix}")
+        axpby.argtypes = [index, scalar, ctypes.c_void_p, index, scalar, ctypes.c_void_p, index]
+        assert blas._agrees_with_numpy(blas._axpby(axpby, scalar), np.dtype(dtype))
 
 
 @needs_kernel

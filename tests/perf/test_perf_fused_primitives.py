@@ -191,6 +191,30 @@ def test_relu_backward_equals_where_bit_for_bit(rng, dtype):
     assert np.array_equal(got.view(f"u{got.itemsize}"), want.view(f"u{want.itemsize}"))
 
 
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64, np.int32, np.int64])
+@pytest.mark.parametrize("shape", [(64, 33), (5, 8), (3, 7), (2, 3, 16), (16,), (40, 8)])
+def test_relu_forward_equals_maximum_with_zero_bit_for_bit(rng, dtype, shape):
+    # wide rows take the maximum against a shared row of zeros (NumPy's fast loop)
+    x = (rng.standard_normal(shape) * 4).astype(dtype)
+    if x.dtype.kind == "f":
+        flat = x.reshape(-1)
+        flat[:6] = [np.nan, -np.nan, 0.0, -0.0, np.inf, -np.inf]
+    want = np.maximum(x, 0)
+    got = cr.relu(cr.tensor(x)).numpy()
+    assert got.dtype == want.dtype and got.shape == want.shape
+    assert np.array_equal(got.view(f"u{got.itemsize}"), want.view(f"u{want.itemsize}"))
+    cr.relu(cr.tensor(x[..., ::2])).numpy()  # (a strided input works too)
+    np.testing.assert_array_equal(cr.relu(cr.tensor(x[..., ::2])).numpy(),
+                                  np.maximum(x[..., ::2], 0))
+
+
+def test_relu_forward_leaves_its_zero_row_alone(rng):
+    x = cr.tensor(-np.abs(rng.standard_normal((4, 32)).astype(np.float32)))
+    out = cr.relu(x)
+    out.data[...] = 7.0  # writing the result must not touch the shared row of zeros
+    np.testing.assert_array_equal(cr.relu(x).numpy(), np.zeros((4, 32), np.float32))
+
+
 def test_relu_backward_on_a_non_contiguous_gradient(rng):
     out = np.maximum(rng.standard_normal((6, 8)), 0)
     g = rng.standard_normal((8, 6)).T  # a transposed view
