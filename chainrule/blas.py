@@ -21,8 +21,8 @@ threads, so the flat and per-parameter optimizer paths, eager and ``chainrule.co
 agree bit for bit on a machine.  That is checked at first use: OpenBLAS's Haswell ``saxpy``
 fuses in its vector loop but not in its tail, so there ``axpby`` is used.  The kernels are
 also checked against NumPy (one rounding apart at most; zeros, infinities and NaN
-exactly); where none passes (MKL, Accelerate, a system BLAS, an unknown layout, ``CHAINRULE_BLAS=0``) the
-callers keep their NumPy arithmetic.
+exactly); where none passes (MKL, Accelerate, a system BLAS, an unknown layout,
+``CHAINRULE_BLAS=0``) the callers keep their NumPy arithmetic.
 
 Found: NumPy's bundled scipy-openblas (``numpy.libs`` / ``numpy/.dylibs``), whose symbols
 carry a ``scipy_`` prefix and, for 64-bit integers, a ``64_`` suffix.
