@@ -152,8 +152,13 @@ def _sgd_plain(flat, buf, lr, momentum):
     kernel (three passes on BLAS's threads, or two on one), else NumPy's, with the product
     into a scratch array; the arithmetic of ``sgd``, so the same numbers."""
     p, g = flat.pflat, flat.grads.flat
-    scratch = None if blas.available(p.dtype) else flat.scratch()
-    for a, b in flat.chunks:
+    if blas.available(p.dtype):
+        # BLAS in one piece: its passes run on all cores, and more calls only add
+        # synchronisation (2.9M parameters: 0.50 instead of 0.74 ms in chunks of 1M)
+        scratch, chunks = None, ((0, len(p)),)
+    else:
+        scratch, chunks = flat.scratch(), flat.chunks
+    for a, b in chunks:
         if b - a == len(p):  # (one chunk: no slicing)
             pc, d, t, bc = p, g, scratch, buf
         else:
