@@ -37,7 +37,7 @@ import weakref
 
 from . import backend
 
-__all__ = ["axpby", "available"]
+__all__ = ["address", "axpby", "available", "kernel"]
 
 _np = backend.np
 _ndarray = _np.ndarray
@@ -49,6 +49,15 @@ _KERNELS: dict | None = None
 def available(dtype) -> bool:
     """Whether ``axpby`` runs a BLAS kernel for arrays of ``dtype``."""
     return _dtype_kernels(_np.dtype(dtype)) is not None
+
+
+def kernel(dtype):
+    """The checked kernel for ``dtype`` as ``kernel(n, alpha, x_address, beta, y_address)``
+    (``y = alpha * x + beta * y`` on ``n`` contiguous elements, nonzero alpha and beta), or
+    None.  For callers that have already checked their arrays (the optimizers' flat
+    groups: one contiguous 1-d array each, of one dtype and length); everyone else calls
+    ``axpby``."""
+    return _dtype_kernels(_np.dtype(dtype))
 
 
 def axpby(alpha: float, x, beta: float, y) -> bool:
@@ -70,14 +79,14 @@ def axpby(alpha: float, x, beta: float, y) -> bool:
         x = _np.array(x, order="C" if fy.c_contiguous else "F")
         if x.strides != y.strides:
             return False
-    k(y.size, alpha, _address(x), beta, _address(y))
+    k(y.size, alpha, address(x), beta, address(y))
     return True
 
 
 _ADDRESSES: dict = {}  # id(array) -> (weak reference, data address as c_void_p, bytes)
 
 
-def _address(a):
+def address(a):
     """The address of ``a``'s data, as a ``c_void_p`` (``a.ctypes.data`` costs ~0.8 us; the
     optimizers pass the same long-lived arrays every step, so it is remembered while ``a``
     lives)."""

@@ -217,13 +217,37 @@ def test_mixed_dtypes_keep_the_loop():
 @pytest.mark.parametrize("kw", [dict(lr=0.05, momentum=0.9),
                                 dict(lr=0.05, momentum=0.9, nesterov=True, weight_decay=0.1),
                                 dict(lr=0.1)])
-def test_an_update_in_chunks_equals_the_loop(monkeypatch, kw):
+@pytest.mark.parametrize("blas_kernel", [True, False])
+def test_an_update_in_chunks_equals_the_loop(monkeypatch, kw, blas_kernel):
+    from chainrule import blas
     from chainrule.optim import flat
 
     monkeypatch.setattr(flat, "CHUNK", 7)  # uneven pieces across parameter boundaries
+    if not blas_kernel:  # (with one, the usual update runs in one BLAS call, unchunked)
+        monkeypatch.setattr(blas, "_KERNELS", {})
     model, opt, chunked = _train(kw)
     assert len(opt._flat_groups[0].chunks) > 10 and _flat_in_use(opt, model)
     _, _, loop = _train(kw, foreach=False)
     for (pc, _), (pl, _) in zip(chunked, loop):
         for a, b in zip(pc, pl):
             assert np.array_equal(a, b)
+
+
+@pytest.mark.parametrize("momentum", [0.0, 0.9])
+def test_a_zero_learning_rate_keeps_numpys_inf_and_nan_rules(momentum):
+    # lr = 0 times an infinite gradient is NaN (NumPy's and torch's arithmetic); BLAS skips
+    # a zero coefficient, so that update must not run in BLAS
+    results = []
+    for foreach in (None, False):
+        a = cr.tensor([1.0, 2.0, 3.0], requires_grad=True)
+        b = cr.tensor([4.0, 5.0], requires_grad=True)
+        opt = optim.SGD([a, b], lr=0.0, momentum=momentum, foreach=foreach)
+        for _ in range(3):
+            opt.zero_grad()
+            (a * cr.tensor([1.0, float("inf"), 1.0])).sum().backward()
+            b.sum().backward()
+            opt.step()
+        results.append((a.detach().numpy().copy(), b.detach().numpy().copy()))
+    for got in results:
+        np.testing.assert_array_equal(got[0], [1.0, np.nan, 3.0])
+        np.testing.assert_array_equal(got[1], [4.0, 5.0])

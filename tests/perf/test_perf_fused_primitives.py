@@ -144,6 +144,43 @@ def test_cross_entropy_matches_its_composition(rng, n, c, tdtype):
     assert gradcheck(lambda x: F.cross_entropy(x, t), (x.detach().requires_grad_(),))
 
 
+@pytest.mark.parametrize("options", [{}, {"reduction": "none"}, {"reduction": "sum"},
+                                     {"label_smoothing": 0.2}, {"ignore_index": 3},
+                                     {"weight": "w"}])
+def test_cross_entropy_gives_the_same_bits_for_logits_in_any_layout(rng, options):
+    # the target entries are found as positions in the flattened logits; logits stored
+    # column-major (a transposed array) take the 2-d route and must agree exactly
+    n, c = 9, 6
+    t = cr.tensor(rng.integers(0, c, n))
+    if options.get("weight") == "w":
+        options = {"weight": cr.tensor(rng.uniform(0.5, 2.0, c).astype(np.float32))}
+    base = (rng.standard_normal((n, c)) * 4).astype(np.float32)
+    results = []
+    for layout in (base, np.asfortranarray(base), base.T.copy().T):
+        x = cr.tensor(layout, requires_grad=True)
+        loss = F.cross_entropy(x, t, **options)
+        loss.sum().backward()
+        results.append((loss.detach().numpy(), x.grad.numpy()))
+    for loss, grad in results[1:]:
+        assert np.array_equal(loss, results[0][0]) and np.array_equal(grad, results[0][1])
+
+
+def test_cross_entropy_gradient_from_exponentials_in_either_layout(rng):
+    from chainrule.ops.loss import CrossEntropySaved, _grad_from_saved, cross_entropy
+
+    x = (rng.standard_normal((7, 5)) * 3).astype(np.float32)
+    t = rng.integers(0, 5, 7)
+    grads = []
+    for order in ("C", "F"):
+        saved = CrossEntropySaved()
+        cross_entropy.forward(np, x, t, reduction="mean", ignore_index=-100,
+                              label_smoothing=0.0, saved=saved)
+        saved.exp = np.array(saved.exp, order=order)
+        grads.append(_grad_from_saved(np, np.float32(1 / 7), 0.0, saved))
+    assert grads[1].flags.f_contiguous and not grads[1].flags.c_contiguous
+    assert np.array_equal(grads[0], grads[1])
+
+
 def test_cross_entropy_is_stable_for_huge_logits():
     x = cr.tensor([[1e4, 0.0, -1e4], [-3e38, 3e38, 0.0]], dtype=cr.float32,
                   requires_grad=True)
