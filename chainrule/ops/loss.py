@@ -22,9 +22,8 @@ class CrossEntropySaved(CallState):
     """What the cross-entropy forward leaves for its backward, so that the first plain
     backward recomputes nothing: the exponentials of the shifted logits and their row sums, the
     targets with ignored rows pointed at class 0 (and as positions in the flattened logits),
-    the row weights (None when every row
-    weighs 1), the mask of kept rows (None when none is ignored), the class weights, their
-    sum, and the reduction's denominator."""
+    the row weights (None when every row weighs 1), the mask of kept rows (None when none is
+    ignored), the class weights, their sum, and the reduction's denominator."""
 
     __slots__ = ("exp", "sums", "target", "index", "row_weight", "valid", "weight", "weight_sum",
                  "denom")
@@ -168,7 +167,7 @@ def _grad_from_saved(xp, c, eps, saved):
     target_part = cw if not eps else (1.0 - eps) * cw
     if grad.flags.c_contiguous:
         grad.reshape(-1)[saved.index] -= target_part  # (a view: the same entries)
-    else:  # (logits in another layout: the exponentials have it too)
+    else:  # (exponentials in another layout: flat positions would miss them)
         grad[xp.arange(n), saved.target] -= target_part
     if eps:
         spread = (eps / classes) * cv
