@@ -418,16 +418,9 @@ class _Plan:
 
 def _own(gi, g, out, saved, in_grads):
     """``engine._private`` for a replay: ``gi`` was made by the VJP for this input alone."""
-    if gi is g or type(gi) is not _ndarray or gi.base is not None or gi is out:
+    if gi is g or type(gi) is not _ndarray:
         return False
-    for x in saved:
-        if x is gi:
-            return False
-    n = 0
-    for x in in_grads:
-        if x is gi:
-            n += 1
-    return n == 1
+    return _engine._sole_owner(gi, out, saved, in_grads)
 
 
 def _acc(total, g):

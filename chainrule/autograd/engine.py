@@ -139,9 +139,15 @@ def _private(gi, g, node, in_grads):
         return False
     if type(gi) is not _ndarray and not backend.is_array(gi):
         return False
-    if gi.base is not None or gi is node.out:
+    return _sole_owner(gi, node.out, node.saved, in_grads)
+
+
+def _sole_owner(gi, out, saved, in_grads) -> bool:
+    """``gi`` is no view, not the forward's output, not a saved array, and returned for one
+    input only (the rule ``_private`` and a compiled replay's ``_own`` share)."""
+    if gi.base is not None or gi is out:
         return False
-    for s in node.saved:
+    for s in saved:
         if s is gi:
             return False
     n = 0
